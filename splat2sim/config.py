@@ -1,0 +1,249 @@
+"""Plain-data configuration: one dataclass section per stage plus a ``run`` section.
+
+Resolution order (later wins): defaults -> preset -> config files (YAML or TOML) ->
+``--set section.key=value`` overrides. Unknown sections and keys are errors with a
+suggestion; values are checked against the field's type and range.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from splat2sim.errors import ConfigError
+
+PRESET_DIR = Path(__file__).parent / "assets" / "configs" / "presets"
+
+
+@dataclass
+class RunConfig:
+    seed: int = field(default=0, metadata={"help": "seed for every random choice", "min": 0})
+    device: Literal["auto", "cpu", "cuda"] = field(
+        default="auto", metadata={"help": "where heavy stages run"}
+    )
+    workers: int = field(
+        default=0, metadata={"help": "worker processes for parallel steps (0 = cores)", "min": 0}
+    )
+
+
+def _sections() -> dict[str, type]:
+    from splat2sim.stages import STAGES
+
+    sections: dict[str, type] = {"run": RunConfig}
+    for spec in STAGES.values():
+        sections[spec.name] = spec.config_cls
+    return sections
+
+
+class Config:
+    """The resolved configuration: ``config.section("frames").target_count``."""
+
+    def __init__(self, sections: dict[str, Any]):
+        self._sections = sections
+
+    @classmethod
+    def defaults(cls) -> "Config":
+        return cls({name: klass() for name, klass in _sections().items()})
+
+    def section(self, name: str):
+        try:
+            return self._sections[name]
+        except KeyError:
+            raise ConfigError(f"unknown config section '{name}'") from None
+
+    @property
+    def run(self) -> RunConfig:
+        return self._sections["run"]
+
+    def to_dict(self) -> dict:
+        return {name: dataclasses.asdict(value) for name, value in self._sections.items()}
+
+    def copy(self) -> "Config":
+        return Config(copy.deepcopy(self._sections))
+
+    # ---------------------------------------------------------------- updates
+    def apply(self, data: dict, *, origin: str) -> "Config":
+        """Return a new Config with ``data`` (nested dict) merged in; validates everything."""
+        if data is None:
+            return self.copy()
+        if not isinstance(data, dict):
+            raise ConfigError(f"{origin}: expected a mapping of sections, got {type(data).__name__}")
+        new = self.copy()
+        for section_name, values in data.items():
+            if section_name == "schema_version":
+                continue
+            if section_name not in new._sections:
+                raise ConfigError(
+                    f"{origin}: unknown config section '{section_name}'",
+                    hint=_suggest(section_name, new._sections) + f"sections: {', '.join(new._sections)}",
+                )
+            if values is None:
+                continue
+            if not isinstance(values, dict):
+                raise ConfigError(f"{origin}: section '{section_name}' must be a mapping of keys")
+            current = new._sections[section_name]
+            updates = {}
+            hints = typing.get_type_hints(type(current))
+            fields = {f.name: f for f in dataclasses.fields(current)}
+            for key, raw in values.items():
+                if key not in fields:
+                    raise ConfigError(
+                        f"{origin}: unknown key '{section_name}.{key}'",
+                        hint=_suggest(key, fields) + f"keys of '{section_name}': {', '.join(fields)}",
+                    )
+                updates[key] = _coerce(raw, hints[key], fields[key], f"{section_name}.{key}", origin)
+            replaced = dataclasses.replace(current, **updates)
+            _validate_section(replaced, section_name, origin)
+            new._sections[section_name] = replaced
+        return new
+
+    def apply_overrides(self, overrides: list[str] | tuple[str, ...]) -> "Config":
+        config = self
+        for item in overrides:
+            key, sep, raw = item.partition("=")
+            if not sep or "." not in key:
+                raise ConfigError(
+                    f"--set {item!r}: expected section.key=value",
+                    hint="for example: --set frames.target_count=40",
+                )
+            section_name, _, field_name = key.strip().partition(".")
+            try:
+                value = yaml.safe_load(raw) if raw.strip() else ""
+            except yaml.YAMLError:
+                value = raw
+            config = config.apply({section_name: {field_name: value}}, origin=f"--set {key.strip()}")
+        return config
+
+
+def load_config(
+    *,
+    base: Config | None = None,
+    preset: str | None = None,
+    files: list[str | Path] | tuple = (),
+    overrides: list[str] | tuple = (),
+) -> Config:
+    """Resolve a config. A preset starts from the defaults; otherwise ``base`` is kept."""
+    config = base.copy() if (base is not None and preset is None) else Config.defaults()
+    if preset is not None:
+        config = config.apply(read_preset(preset), origin=f"preset '{preset}'")
+    for path in files:
+        config = config.apply(read_config_file(Path(path)), origin=str(path))
+    return config.apply_overrides(list(overrides))
+
+
+def available_presets() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def read_preset(name: str) -> dict:
+    path = PRESET_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(
+            f"unknown preset '{name}'",
+            hint=_suggest(name, available_presets()) + f"presets: {', '.join(available_presets())}",
+        )
+    return read_config_file(path)
+
+
+def read_config_file(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist", hint="check the path given to --config")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc}") from exc
+    try:
+        if path.suffix.lower() == ".toml":
+            data = tomllib.loads(text)
+        else:
+            data = yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(
+            f"config file {path} is not valid {'TOML' if path.suffix.lower() == '.toml' else 'YAML'}: {exc}",
+            hint="fix the syntax; `splat2sim config show` prints a valid config to start from",
+        ) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections, not {type(data).__name__}")
+    return data
+
+
+def dump_config(config: Config) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)
+
+
+# --------------------------------------------------------------------- helpers
+def _suggest(name: str, choices) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f"did you mean '{close[0]}'? " if close else ""
+
+
+def _coerce(value, annotation, fld: dataclasses.Field, key: str, origin: str):
+    def fail(expected: str):
+        raise ConfigError(f"{origin}: {key} must be {expected}, got {value!r}")
+
+    origin_type = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin_type in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        non_none = [a for a in args if a is not type(None)]
+        if len(non_none) == 1:
+            return _coerce(value, non_none[0], fld, key, origin)
+    if origin_type is Literal:
+        if value not in args:
+            fail("one of " + ", ".join(repr(a) for a in args))
+        return value
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        fail("true or false")
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            fail("a whole number")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            fail("a number")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            fail("a string")
+        return str(value)
+    if origin_type in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            fail("a list")
+        inner = args[0] if args else Any
+        return [_coerce(v, inner, fld, key, origin) if inner is not Any else v for v in value]
+    if origin_type is dict or annotation is dict:
+        if not isinstance(value, dict):
+            fail("a mapping")
+        return value
+    return value
+
+
+def _validate_section(section, name: str, origin: str) -> None:
+    for fld in dataclasses.fields(section):
+        value = getattr(section, fld.name)
+        low, high = fld.metadata.get("min"), fld.metadata.get("max")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if low is not None and value < low:
+                raise ConfigError(f"{origin}: {name}.{fld.name} must be >= {low}, got {value}")
+            if high is not None and value > high:
+                raise ConfigError(f"{origin}: {name}.{fld.name} must be <= {high}, got {value}")
+    check = getattr(section, "validate", None)
+    if check is not None:
+        try:
+            check()
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: {name}: {exc}") from None

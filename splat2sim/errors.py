@@ -1,0 +1,63 @@
+"""The error hierarchy. Library code raises these; only the CLI prints them and exits.
+
+Every error carries a message that says what is wrong and a ``hint`` that says how to fix
+it, and an exit code so that scripts can tell classes of failure apart.
+"""
+
+from __future__ import annotations
+
+
+class Splat2SimError(Exception):
+    """Base class of every error splat2sim raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None, stage: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.stage = stage
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class ConfigError(Splat2SimError):
+    """A config file, preset or ``--set`` override is unreadable or invalid."""
+
+    exit_code = 2
+
+
+class InputError(Splat2SimError):
+    """The user's input (video, image folder, model, file) is missing or unusable."""
+
+    exit_code = 3
+
+
+class WorkspaceError(Splat2SimError):
+    """The workspace is missing, locked, or an upstream stage is not there."""
+
+    exit_code = 4
+
+
+class StageError(Splat2SimError):
+    """A stage ran and could not produce a usable result (e.g. no parallax for poses)."""
+
+    exit_code = 5
+
+
+class DependencyError(Splat2SimError):
+    """An optional dependency or backend is not installed or cannot load."""
+
+    exit_code = 6
+
+
+def missing_package(package: str, purpose: str, extra: str = "full") -> DependencyError:
+    """The error raised when an optional import fails: it names the package to install."""
+    return DependencyError(
+        f"{purpose} needs the Python package '{package}', which is not installed.",
+        hint=f"pip install '{package}' (or: pip install 'splat2sim[{extra}]' -c requirements/constraints.txt)",
+    )

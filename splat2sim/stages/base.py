@@ -1,0 +1,77 @@
+"""What a stage is: a spec (name, version, upstream, config) and a run function.
+
+A stage's ``run(ctx)`` reads upstream artifacts from ``ctx.upstream_dir(name)`` and writes
+only into ``ctx.out_dir`` (a staging folder renamed into place afterwards). It reports
+through ``ctx``: ``ctx.metrics``, ``ctx.warn()``, ``ctx.fallback()``, ``ctx.backend``,
+``ctx.summary`` and ``ctx.progress()``. It raises a ``Splat2SimError`` subclass when it
+cannot produce a usable result; it never prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from splat2sim.progress import NullReporter, Reporter
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    version: int  # bump when the stage's outputs change for the same inputs
+    description: str
+    upstream: tuple[str, ...]
+    config_cls: type
+    runner: str  # "module:function", imported only when the stage runs
+    # Returns {label: sha256} of the files the stage reads from outside the workspace.
+    input_hashes: Callable[["StageContext"], dict[str, str]] | None = None
+    global_keys: tuple[str, ...] = ()  # keys of the `run` config section that matter
+
+    def load_runner(self) -> Callable[["StageContext"], None]:
+        import importlib
+
+        module_name, _, func = self.runner.partition(":")
+        return getattr(importlib.import_module(module_name), func)
+
+
+@dataclass
+class StageContext:
+    stage: str
+    workspace: Any  # splat2sim.workspace.Workspace
+    config: Any  # the stage's config dataclass
+    run_config: Any  # splat2sim.config.RunConfig
+    out_dir: Path | None  # staging folder; None while only fingerprinting
+    input_path: Path | None = None  # the build's input (video, folder, ...)
+    reporter: Reporter = field(default_factory=NullReporter)
+    metrics: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    fallbacks: list[dict] = field(default_factory=list)
+    backend: str | None = None
+    summary: list[tuple[str, str]] = field(default_factory=list)  # rows for the end-of-stage table
+    timings: dict = field(default_factory=dict)
+
+    def upstream_dir(self, stage: str) -> Path:
+        return self.workspace.stage_dir(stage)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self.reporter.warning(self.stage, message)
+
+    def fallback(self, what: str, used: str, why: str) -> None:
+        """Record that ``what`` could not be done as asked and ``used`` was done instead."""
+        self.fallbacks.append({"what": what, "used": used, "why": why})
+        self.warn(f"{what}: fell back to {used} ({why})")
+
+    def progress(self, description: str, total: int | None = None):
+        return self.reporter.progress(description, total)
+
+    @contextlib.contextmanager
+    def timed(self, step: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[step] = round(time.perf_counter() - start, 4)
