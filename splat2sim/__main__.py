@@ -1,0 +1,5 @@
+import sys
+
+from splat2sim.cli import main
+
+sys.exit(main())

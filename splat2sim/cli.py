@@ -1,0 +1,272 @@
+"""The command line: a thin typer layer over ``splat2sim.api``.
+
+Heavy modules are imported inside commands so that ``splat2sim --help`` stays instant.
+Only this module prints and exits; the library raises.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from splat2sim import __version__
+
+app = typer.Typer(
+    name="splat2sim",
+    help="Turn a phone video of a real scene into simulator scenes a robot can touch.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+config_app = typer.Typer(help="Show and check configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+_STATE = {"debug": False, "quiet": False}
+
+# Options shared by every command that resolves a config.
+PresetOpt = typer.Option(None, "--preset", "-p", help="start from a preset: cpu, gpu, quality")
+ConfigOpt = typer.Option(None, "--config", "-c", help="YAML or TOML config file (repeatable)")
+SetOpt = typer.Option(None, "--set", "-s", help="override one value: section.key=value (repeatable)")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _reporter():
+    from splat2sim.ui import RichReporter
+
+    return RichReporter(quiet=_STATE["quiet"])
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"splat2sim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: bool = typer.Option(False, "--debug", help="show tracebacks of errors"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars or summaries"),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version"),
+):
+    _STATE["debug"] = debug
+    _STATE["quiet"] = quiet
+
+
+@app.command()
+def build(
+    input: Optional[Path] = typer.Argument(None, help="video file or image folder (defaults to the workspace's input)"),
+    output: Path = typer.Option(..., "--output", "-o", help="workspace folder"),
+    from_stage: Optional[str] = typer.Option(None, "--from", help="re-run this stage and everything after it"),
+    until: Optional[str] = typer.Option(None, "--until", help="stop after this stage"),
+    force: List[str] = typer.Option([], "--force", help="re-run this stage even if fresh (repeatable)"),
+    preset: Optional[str] = PresetOpt,
+    config: Optional[List[Path]] = ConfigOpt,
+    set_: Optional[List[str]] = SetOpt,
+):
+    """Build INPUT into simulator scenes, running every stage that is not fresh."""
+    from splat2sim import api
+
+    result = api.build(
+        input,
+        output,
+        preset=preset,
+        config_files=config or [],
+        overrides=set_ or [],
+        from_stage=from_stage,
+        until=until,
+        force=force,
+        reporter=_reporter(),
+    )
+    if not _STATE["quiet"]:
+        console = _console()
+        ran = ", ".join(result.ran) or "nothing (all fresh)"
+        console.print(f"[green]built[/] {result.workspace}: ran {ran}")
+        if result.not_implemented:
+            console.print(f"[dim]stages not in this version yet: {', '.join(result.not_implemented)}[/]")
+
+
+def _stage_command(stage: str, description: str, takes_input: bool):
+    def command(
+        workspace: Path = typer.Argument(..., help="workspace folder"),
+        input: Optional[Path] = typer.Option(None, "--input", "-i", help="video or image folder (frames only)") if takes_input else None,
+        force: bool = typer.Option(False, "--force", help="re-run even if fresh"),
+        preset: Optional[str] = PresetOpt,
+        config: Optional[List[Path]] = ConfigOpt,
+        set_: Optional[List[str]] = SetOpt,
+    ):
+        from splat2sim import api
+
+        api.run_stage(
+            workspace,
+            stage,
+            input=input,
+            preset=preset,
+            config_files=config or [],
+            overrides=set_ or [],
+            force=force,
+            reporter=_reporter(),
+        )
+
+    if not takes_input:
+        # typer reads the signature: drop the --input option for stages that take none.
+        import inspect
+
+        signature = inspect.signature(command)
+        command.__signature__ = signature.replace(parameters=[p for n, p in signature.parameters.items() if n != "input"])
+    command.__doc__ = f"Run the '{stage}' stage: {description}."
+    return command
+
+
+def _register_stage_commands():
+    from splat2sim.stages import STAGES
+
+    for spec in STAGES.values():
+        app.command(name=spec.name, help=f"Run the '{spec.name}' stage: {spec.description}.")(
+            _stage_command(spec.name, spec.description, takes_input=not spec.upstream)
+        )
+
+
+_register_stage_commands()
+
+
+@app.command()
+def status(
+    workspace: Path = typer.Argument(..., help="workspace folder"),
+    preset: Optional[str] = PresetOpt,
+    config: Optional[List[Path]] = ConfigOpt,
+    set_: Optional[List[str]] = SetOpt,
+):
+    """Which stages are fresh, stale (and why), or missing."""
+    from rich.table import Table
+
+    from splat2sim import api
+
+    rows = api.status(workspace, preset=preset, config_files=config or [], overrides=set_ or [])
+    colours = {"fresh": "green", "stale": "yellow", "missing": "dim", "failed": "red", "incomplete": "red", "not implemented": "dim"}
+    table = Table(title=f"splat2sim status: {workspace}", title_justify="left")
+    for column in ("stage", "state", "why", "ran", "seconds"):
+        table.add_column(column)
+    for row in rows:
+        colour = colours.get(row.state, "white")
+        ran = row.record.timings.get("started", "") if row.record else ""
+        seconds = f"{row.record.timings.get('seconds', 0):.1f}" if row.record else ""
+        table.add_row(row.stage, f"[{colour}]{row.state}[/]", row.reason, ran, seconds)
+    from rich.console import Console
+
+    Console().print(table)
+
+
+@app.command()
+def doctor():
+    """Versions, backends and what is available here (and why not)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from splat2sim.doctor import collect
+
+    report = collect()
+    console = Console()
+    table = Table(title="packages", title_justify="left")
+    table.add_column("package")
+    table.add_column("version")
+    for name, version in report["packages"].items():
+        table.add_row(name, version or "[red]not installed[/]")
+    console.print(table)
+    table = Table(title="capabilities", title_justify="left")
+    for column in ("what", "available", "details"):
+        table.add_column(column)
+    for item in report["capabilities"]:
+        table.add_row(item["name"], "[green]yes[/]" if item["ok"] else "[red]no[/]", item["detail"])
+    console.print(table)
+
+
+@app.command()
+def synth(
+    output: Path = typer.Argument(..., help="folder for capture.mp4 and its ground truth"),
+    seed: int = typer.Option(0, help="random seed: the same seed gives the same capture"),
+    set_: Optional[List[str]] = typer.Option(None, "--set", "-s", help="synth setting key=value (see `splat2sim synth --help`)"),
+):
+    """Render a synthetic table-top capture with ground truth (a test input for the pipeline)."""
+    from splat2sim.synth import SynthConfig, generate_capture
+    from splat2sim.synth_cli import synth_config_from
+
+    config = synth_config_from(SynthConfig, seed, set_ or [])
+    result = generate_capture(output, config, reporter=_reporter())
+    if not _STATE["quiet"]:
+        _console().print(f"[green]wrote[/] {result.video_path} and {result.ground_truth_path}")
+
+
+@config_app.command("show")
+def config_show(
+    workspace: Optional[Path] = typer.Argument(None, help="show this workspace's config"),
+    preset: Optional[str] = PresetOpt,
+    config: Optional[List[Path]] = ConfigOpt,
+    set_: Optional[List[str]] = SetOpt,
+):
+    """Print the resolved config as YAML (a valid starting point for --config)."""
+    from splat2sim import api
+    from splat2sim.config import dump_config
+    from splat2sim.workspace import Workspace
+
+    ws = Workspace.open(workspace) if workspace else None
+    resolved = api.resolve_config(ws, preset=preset, config_files=config or [], overrides=set_ or [])
+    typer.echo(dump_config(resolved), nl=False)
+
+
+@config_app.command("presets")
+def config_presets():
+    """List the presets."""
+    from splat2sim.config import available_presets
+
+    for name in available_presets():
+        typer.echo(name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import click
+
+    from splat2sim.errors import Splat2SimError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        app(args=args, prog_name="splat2sim", standalone_mode=False)
+        return 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _console().print("[yellow]interrupted[/]: finished stages are intact; run the same command again to resume")
+        return 130
+    except Splat2SimError as exc:
+        console = _console()
+        where = f" in stage '{exc.stage}'" if exc.stage else ""
+        if debug:
+            console.print_exception()
+        console.print(f"[red]error{where}:[/] {exc.message}", highlight=False)
+        if exc.hint:
+            console.print(f"[cyan]hint:[/] {exc.hint}", highlight=False)
+        return exc.exit_code
+    except Exception as exc:  # a bug: say so, keep the traceback behind --debug
+        console = _console()
+        if debug:
+            console.print_exception()
+        console.print(f"[red]internal error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        if not debug:
+            console.print("run again with --debug for the traceback, and please report it")
+        return 70
+
+
+if __name__ == "__main__":
+    sys.exit(main())
