@@ -280,6 +280,7 @@ def build(
             if not forced:
                 status = stage_status(ws, spec, config, input_path)
                 if status.state == "fresh":
+                    ws.clear_failure(name)  # a failed attempt with other settings no longer matters
                     reporter.stage_skipped(name, "fresh")
                     result.outcomes.append(StageOutcome(name, "skipped", "fresh", 0.0, status.record))
                     continue

@@ -231,22 +231,32 @@ def config_presets():
         typer.echo(name)
 
 
-def main(argv: list[str] | None = None) -> int:
-    import click
+def _click_exceptions():
+    try:  # typer >= 0.2x ships its own copy of click
+        from typer._click import exceptions
+    except ImportError:
+        from click import exceptions
+    return exceptions
 
+
+def main(argv: list[str] | None = None) -> int:
     from splat2sim.errors import Splat2SimError
+
+    click_exc = _click_exceptions()
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        app(args=args, prog_name="splat2sim", standalone_mode=False)
-        return 0
-    except click.exceptions.Exit as exc:
+        code = app(args=args, prog_name="splat2sim", standalone_mode=False)
+        if code == 130:  # typer turns Ctrl-C into a returned exit code
+            raise KeyboardInterrupt
+        return code if isinstance(code, int) else 0
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
+    except click_exc.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         _console().print("[yellow]interrupted[/]: finished stages are intact; run the same command again to resume")
         return 130
     except Splat2SimError as exc:

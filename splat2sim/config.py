@@ -190,7 +190,7 @@ def _suggest(name: str, choices) -> str:
 
 def _coerce(value, annotation, fld: dataclasses.Field, key: str, origin: str):
     def fail(expected: str):
-        raise ConfigError(f"{origin}: {key} must be {expected}, got {value!r}")
+        raise ConfigError(f"{origin}: {key} must be {expected}, got {value!r}", hint=_field_hint(fld))
 
     origin_type = typing.get_origin(annotation)
     args = typing.get_args(annotation)
@@ -238,12 +238,18 @@ def _validate_section(section, name: str, origin: str) -> None:
         low, high = fld.metadata.get("min"), fld.metadata.get("max")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if low is not None and value < low:
-                raise ConfigError(f"{origin}: {name}.{fld.name} must be >= {low}, got {value}")
+                raise ConfigError(f"{origin}: {name}.{fld.name} must be >= {low}, got {value}", hint=_field_hint(fld))
             if high is not None and value > high:
-                raise ConfigError(f"{origin}: {name}.{fld.name} must be <= {high}, got {value}")
+                raise ConfigError(f"{origin}: {name}.{fld.name} must be <= {high}, got {value}", hint=_field_hint(fld))
     check = getattr(section, "validate", None)
     if check is not None:
         try:
             check()
         except ValueError as exc:
-            raise ConfigError(f"{origin}: {name}: {exc}") from None
+            raise ConfigError(f"{origin}: {name}: {exc}", hint="`splat2sim config show` prints the current values") from None
+
+
+def _field_hint(fld: dataclasses.Field) -> str:
+    text = fld.metadata.get("help", "")
+    return (f"{fld.name}: {text}; " if text else "") + f"default {fld.default!r}"
+

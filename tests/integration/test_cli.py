@@ -1,0 +1,174 @@
+"""The real CLI in subprocesses: exit codes, messages, interruption, status."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from splat2sim.errors import ConfigError, InputError, WorkspaceError
+from splat2sim.workspace import layout
+from tests.conftest import panning_frames, tree_state, write_video
+
+
+@pytest.fixture(scope="module")
+def built_ws(tmp_path_factory, pan_video):
+    ws = tmp_path_factory.mktemp("cli") / "ws"
+    done = subprocess.run(
+        [sys.executable, "-m", "splat2sim", "build", str(pan_video), "-o", str(ws), "--set", "frames.target_count=10"],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return ws
+
+
+def test_help_is_light():
+    """`--help` must not import the heavy stack (numpy, cv2, torch, mujoco, av)."""
+    code = (
+        "import sys; from splat2sim import cli; "
+        "heavy = [m for m in ('numpy', 'cv2', 'torch', 'mujoco', 'av', 'open3d', 'pycolmap') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_help_and_version(run_cli):
+    done = run_cli("--help", check_code=0)
+    for command in ("build", "frames", "status", "doctor", "synth", "config"):
+        assert command in done.stdout
+    assert run_cli("--version", check_code=0).stdout.startswith("splat2sim ")
+
+
+def test_build_summary_and_status(built_ws, run_cli):
+    done = run_cli("status", built_ws, check_code=0)
+    assert "frames" in done.stdout and "fresh" in done.stdout and "not implemented" in done.stdout
+    done = run_cli("status", built_ws, "--set", "frames.max_side=100", check_code=0)
+    assert "stale" in done.stdout and "frames.max_side" in done.stdout
+    done = run_cli("build", "-o", built_ws, check_code=0)
+    assert "nothing (all fresh)" in done.stderr
+
+
+def _bad_text_video(tmp: Path) -> Path:
+    path = tmp / "fake.mp4"
+    path.write_text("hello\n" * 100)
+    return path
+
+
+def _bad_config(tmp: Path) -> Path:
+    path = tmp / "bad.yaml"
+    path.write_text("frames: [unclosed\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (lambda t: ["build", t / "missing.mp4"], InputError.exit_code, "does not exist"),
+        (lambda t: ["build", _bad_text_video(t)], InputError.exit_code, "not a readable video"),
+        (lambda t: ["build", "--config", _bad_config(t)], ConfigError.exit_code, "not valid YAML"),
+        (lambda t: ["build", "--set", "frames.targt_count=3"], ConfigError.exit_code, "did you mean 'target_count'"),
+        (lambda t: ["build", "--force", "fraems"], ConfigError.exit_code, "unknown stage 'fraems'"),
+        (lambda t: ["build", "--preset", "fast"], ConfigError.exit_code, "unknown preset"),
+        (lambda t: ["frames", "--set", "frames.max_side=1"], ConfigError.exit_code, "must be >= 64"),
+    ],
+)
+def test_bad_input_leaves_the_workspace_alone(built_ws, run_cli, tmp_path, args, code, message):
+    before = tree_state(built_ws / "frames")
+    command, *rest = args(tmp_path)
+    where = [built_ws] if command != "build" else ["-o", built_ws]
+    done = run_cli(command, *where, *rest)
+    assert done.returncode == code, done.stderr
+    assert message in done.stderr and "hint:" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert tree_state(built_ws / "frames") == before
+
+
+def test_usage_errors_are_not_internal_errors(run_cli):
+    done = run_cli("build")
+    assert done.returncode == 2 and "Missing" in done.stderr and "internal error" not in done.stderr
+
+
+def test_debug_shows_traceback(run_cli, tmp_path):
+    done = run_cli("--debug", "build", tmp_path / "missing.mp4", "-o", tmp_path / "ws")
+    assert done.returncode == InputError.exit_code and "Traceback" in done.stderr
+
+
+def test_status_of_missing_workspace(run_cli, tmp_path):
+    done = run_cli("status", tmp_path / "nowhere")
+    assert done.returncode == WorkspaceError.exit_code and "no workspace at" in done.stderr
+
+
+def test_config_show_roundtrips(run_cli, tmp_path):
+    done = run_cli("config", "show", "--preset", "gpu", "--set", "frames.target_count=33", check_code=0)
+    path = tmp_path / "c.yaml"
+    path.write_text(done.stdout)
+    again = run_cli("config", "show", "--config", path, check_code=0)
+    assert again.stdout == done.stdout and "target_count: 33" in done.stdout
+
+
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory) -> Path:
+    return write_video(tmp_path_factory.mktemp("long") / "long.mp4", panning_frames(900, size=(320, 240), speed=1.0, seed=11))
+
+
+def _start_then_interrupt(ws: Path, video: Path, sig: int) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "splat2sim", "build", str(video), "-o", str(ws), "--force", "frames", "--set", "frames.target_count=20"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    staging = ws / layout.STAGING_DIR
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if staging.is_dir() and any(p.name.startswith("frames.") for p in staging.iterdir()):
+            break
+        time.sleep(0.02)
+    else:
+        proc.kill()
+        pytest.fail("the stage never started")
+    time.sleep(0.3)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_interrupted_stage_keeps_the_previous_result(long_video, tmp_path, run_cli, sig):
+    ws = tmp_path / "ws"
+    run_cli("build", long_video, "-o", ws, "--set", "frames.target_count=20", check_code=0)
+    before = tree_state(ws / "frames")
+    done = _start_then_interrupt(ws, long_video, sig)
+    if sig == signal.SIGINT:
+        assert done.returncode == 130 and "interrupted" in done.stderr
+        assert not list((ws / layout.STAGING_DIR).iterdir())  # cleaned up on Ctrl-C
+    else:
+        assert done.returncode == -signal.SIGKILL
+    assert tree_state(ws / "frames") == before
+    status = run_cli("status", ws, check_code=0)
+    assert "fresh" in status.stdout.splitlines()[3] or "fresh" in status.stdout
+    # the next run repairs leftovers and finds nothing to do
+    again = run_cli("build", "-o", ws, check_code=0)
+    assert "nothing (all fresh)" in again.stderr
+    assert not list((ws / layout.STAGING_DIR).iterdir())
+
+
+def test_interrupted_first_run_leaves_no_complete_stage(long_video, tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    _start_then_interrupt(ws, long_video, signal.SIGKILL)
+    assert not (ws / "frames").exists()
+    from splat2sim import api
+
+    assert {r.stage: r.state for r in api.status(ws)}["frames"] in ("missing",)
+
+
+def test_doctor_reports_capabilities(run_cli):
+    done = run_cli("doctor", check_code=0, timeout=600)
+    assert "mujoco" in done.stdout and "MuJoCo offscreen rendering" in done.stdout
