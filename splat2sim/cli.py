@@ -191,18 +191,85 @@ def doctor():
 
 @app.command()
 def synth(
-    output: Path = typer.Argument(..., help="folder for capture.mp4 and its ground truth"),
+    output: Path = typer.Argument(..., help="folder for video.mp4 and its ground truth"),
     seed: int = typer.Option(0, help="random seed: the same seed gives the same capture"),
-    set_: Optional[List[str]] = typer.Option(None, "--set", "-s", help="synth setting key=value (see `splat2sim synth --help`)"),
+    objects: Optional[int] = typer.Option(None, "--objects", "-n", help="number of procedural objects (default: 2-5 by seed)"),
+    kinds: Optional[str] = typer.Option(None, "--kinds", help="comma-separated object kinds, e.g. mug,box,can"),
+    marker: bool = typer.Option(True, "--marker/--no-marker", help="an ArUco marker of known size on the table"),
+    duration: Optional[float] = typer.Option(None, "--duration", help="video length in seconds"),
+    size: Optional[str] = typer.Option(None, "--size", help="video size WIDTHxHEIGHT, e.g. 640x480"),
+    mesh: Optional[List[str]] = typer.Option(None, "--mesh", help="extra object from a mesh file: PATH:MASS_KG[:NAME] (repeatable)"),
+    ycb: Optional[Path] = typer.Option(None, "--ycb", help="folder of YCB objects (<name>/textured.obj + masses.json): adds them all"),
+    set_: Optional[List[str]] = typer.Option(None, "--set", "-s", help="any SynthConfig field: key=value (repeatable)"),
 ):
     """Render a synthetic table-top capture with ground truth (a test input for the pipeline)."""
-    from splat2sim.synth import SynthConfig, generate_capture
-    from splat2sim.synth_cli import synth_config_from
+    from splat2sim.synth import generate_capture
 
-    config = synth_config_from(SynthConfig, seed, set_ or [])
+    config = _synth_config(seed, objects, kinds, marker, duration, size, mesh or [], ycb, set_ or [])
     result = generate_capture(output, config, reporter=_reporter())
     if not _STATE["quiet"]:
-        _console().print(f"[green]wrote[/] {result.video_path} and {result.ground_truth_path}")
+        _console().print(
+            f"[green]wrote[/] {result.video} ({result.num_frames} frames, {result.num_objects} objects"
+            f"{', marker' if result.marker else ''}) and {result.ground_truth} in {result.seconds:.1f} s"
+        )
+
+
+def _synth_config(seed, objects, kinds, marker, duration, size, meshes, ycb, sets):
+    import dataclasses
+    import json
+
+    import yaml
+
+    from splat2sim.errors import ConfigError, InputError
+    from splat2sim.synth import MeshFile, SynthConfig
+
+    values: dict = {"seed": seed, "marker": marker}
+    if objects is not None:
+        values["num_objects"] = objects
+    if kinds:
+        values["object_kinds"] = [k.strip() for k in kinds.split(",") if k.strip()]
+    if duration is not None:
+        values["duration_s"] = duration
+    if size:
+        try:
+            width, height = (int(v) for v in size.lower().split("x"))
+        except ValueError:
+            raise ConfigError(f"--size {size!r}: expected WIDTHxHEIGHT", hint="for example --size 640x480") from None
+        values.update(width=width, height=height)
+    mesh_files = []
+    for item in meshes:
+        parts = item.rsplit(":", 2) if item.count(":") >= 2 else item.rsplit(":", 1)
+        if len(parts) < 2:
+            raise ConfigError(f"--mesh {item!r}: expected PATH:MASS_KG[:NAME]", hint="for example --mesh mug.obj:0.35:mug")
+        path, mass, name = parts[0], parts[1], parts[2] if len(parts) > 2 else Path(parts[0]).stem
+        try:
+            mesh_files.append(MeshFile(path, float(mass), name))
+        except ValueError:
+            raise ConfigError(f"--mesh {item!r}: mass {mass!r} is not a number", hint="mass in kilograms, e.g. 0.35") from None
+    if ycb is not None:
+        masses_path = ycb / "masses.json"
+        if not masses_path.is_file():
+            raise InputError(f"{ycb} has no masses.json", hint="point --ycb at a folder of <name>/textured.obj with masses.json")
+        for name, mass in sorted(json.loads(masses_path.read_text()).items()):
+            mesh_files.append(MeshFile(str(ycb / name / "textured.obj"), float(mass), name))
+    if mesh_files:
+        values["mesh_files"] = mesh_files
+    fields = {f.name for f in dataclasses.fields(SynthConfig)}
+    for item in sets:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in fields:
+            import difflib
+
+            close = difflib.get_close_matches(key, fields, n=1)
+            raise ConfigError(
+                f"--set {item!r}: unknown synth setting '{key}'",
+                hint=(f"did you mean '{close[0]}'? " if close else "") + "settings: " + ", ".join(sorted(fields)),
+            )
+        values[key] = yaml.safe_load(raw)
+    try:
+        return SynthConfig(**values)
+    except TypeError as exc:
+        raise ConfigError(f"invalid synth settings: {exc}") from None
 
 
 @config_app.command("show")

@@ -1,0 +1,62 @@
+# splat2sim: `make demo` builds the bundled example, `make test` runs the tests.
+# Everything is installed into .venv, pinned through requirements/constraints.txt
+# (which keeps the CPU build of torch; see README "Installing").
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.splat2sim-installed
+PIP := $(BIN)/python -m pip
+# pip on these machines warns about every package of an unused local index: keep the log readable
+QUIET_PIP := { grep -v -E "is ignored: it is neither a file nor a directory" || true; }
+DEMO_WS ?= workspaces/demo
+PYTEST_ARGS ?=
+
+export MUJOCO_GL ?= egl
+export PYOPENGL_PLATFORM ?= egl
+
+.PHONY: install test test-all test-gpu demo bench native lock doctor clean help
+
+help:
+	@echo "make demo      install if needed, then build examples/tabletop into a workspace"
+	@echo "make test      install if needed, then run the tests (not the slow ones)"
+	@echo "make test-all  every test, slow ones included"
+	@echo "make bench     run the CPU benchmarks (JSON in bench/results/)"
+	@echo "make doctor    what is installed and which backends work here"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/constraints.txt requirements/base.txt requirements/full.txt requirements/dev.txt
+	bash scripts/install-system-deps.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -c requirements/constraints.txt \
+		-r requirements/full.txt -r requirements/dev.txt 2>&1 | $(QUIET_PIP)
+	$(PIP) install --quiet --disable-pip-version-check --no-deps -e . 2>&1 | $(QUIET_PIP)
+	$(BIN)/python -c "import splat2sim, torch, mujoco, av, cv2; assert torch.__version__.startswith('2.13.0')"
+	touch $@
+
+test: install
+	$(BIN)/python -m pytest -m "not slow and not gpu" $(PYTEST_ARGS)
+
+test-all: install
+	$(BIN)/python -m pytest -m "not gpu" $(PYTEST_ARGS)
+
+test-gpu: install
+	$(BIN)/python -m pytest -m gpu $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/splat2sim build examples/tabletop/capture.mp4 -o $(DEMO_WS) --preset cpu
+	$(BIN)/splat2sim status $(DEMO_WS)
+
+bench: install
+	$(BIN)/python bench/bench_frames.py
+
+doctor: install
+	$(BIN)/splat2sim doctor
+
+lock: install
+	$(BIN)/python scripts/lock.py
+
+clean:
+	rm -rf $(VENV) workspaces .pytest_cache build *.egg-info
