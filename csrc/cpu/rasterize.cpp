@@ -1,0 +1,233 @@
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels.h"
+#include "splat2sim/raster.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace s2s {
+namespace cpu {
+
+template <typename T>
+void bin_gaussians(int C, int N, const T* means2d, const int32_t* radii, const T* depths, int width,
+                   int height, std::vector<int64_t>& tile_offsets, std::vector<int32_t>& flat_ids) {
+  const int TX = (width + TILE_SIZE - 1) / TILE_SIZE, TY = (height + TILE_SIZE - 1) / TILE_SIZE;
+  const int64_t n_tiles = (int64_t)C * TX * TY;
+  // Tile rectangle [x0, x1) x [y0, y1) of each Gaussian, from its mean and radius.
+  std::vector<int32_t> rect((int64_t)C * N * 4, 0);
+#pragma omp parallel for schedule(static)
+  for (int64_t idx = 0; idx < (int64_t)C * N; ++idx) {
+    if (radii[idx] <= 0) continue;
+    const T u = means2d[idx * 2 + 0], v = means2d[idx * 2 + 1], r = T(radii[idx]);
+    int32_t* q = &rect[idx * 4];
+    q[0] = std::min(std::max((int)std::floor((u - r) / T(TILE_SIZE)), 0), TX);
+    q[1] = std::min(std::max((int)std::ceil((u + r) / T(TILE_SIZE)), 0), TX);
+    q[2] = std::min(std::max((int)std::floor((v - r) / T(TILE_SIZE)), 0), TY);
+    q[3] = std::min(std::max((int)std::ceil((v + r) / T(TILE_SIZE)), 0), TY);
+  }
+  std::vector<int64_t> counts(n_tiles + 1, 0);
+  for (int64_t idx = 0; idx < (int64_t)C * N; ++idx) {
+    if (radii[idx] <= 0) continue;
+    const int c = (int)(idx / N);
+    const int32_t* q = &rect[idx * 4];
+    for (int ty = q[2]; ty < q[3]; ++ty)
+      for (int tx = q[0]; tx < q[1]; ++tx) counts[(int64_t)c * TX * TY + ty * TX + tx + 1] += 1;
+  }
+  for (int64_t t = 0; t < n_tiles; ++t) counts[t + 1] += counts[t];
+  tile_offsets = counts;
+  flat_ids.assign(counts[n_tiles], 0);
+  std::vector<int64_t> cursor(counts.begin(), counts.end() - 1);
+  // Gaussians enter each tile list in id order, so the stable sort below breaks depth
+  // ties by id (the torch reference does the same).
+  for (int64_t idx = 0; idx < (int64_t)C * N; ++idx) {
+    if (radii[idx] <= 0) continue;
+    const int c = (int)(idx / N), n = (int)(idx % N);
+    const int32_t* q = &rect[idx * 4];
+    for (int ty = q[2]; ty < q[3]; ++ty)
+      for (int tx = q[0]; tx < q[1]; ++tx) flat_ids[cursor[(int64_t)c * TX * TY + ty * TX + tx]++] = n;
+  }
+#pragma omp parallel for schedule(dynamic, 4)
+  for (int64_t t = 0; t < n_tiles; ++t) {
+    const int c = (int)(t / ((int64_t)TX * TY));
+    const T* dep = depths + (int64_t)c * N;
+    std::stable_sort(flat_ids.begin() + tile_offsets[t], flat_ids.begin() + tile_offsets[t + 1],
+                     [dep](int32_t a, int32_t b) { return dep[a] < dep[b]; });
+  }
+}
+
+template <typename T>
+void rasterize_forward(int C, int N, int D, const T* means2d, const T* conics, const T* feats,
+                       const T* opacities, const int64_t* tile_offsets, const int32_t* flat_ids, int width,
+                       int height, int top_k, T* out, T* alpha, int64_t* last, int32_t* median_ids,
+                       int32_t* topk_ids, T* topk_weights) {
+  const int TX = (width + TILE_SIZE - 1) / TILE_SIZE, TY = (height + TILE_SIZE - 1) / TILE_SIZE;
+  const int64_t n_tiles = (int64_t)C * TX * TY;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t t = 0; t < n_tiles; ++t) {
+    const int c = (int)(t / ((int64_t)TX * TY));
+    const int tile = (int)(t % ((int64_t)TX * TY));
+    const int ty = tile / TX, tx = tile % TX;
+    const int64_t start = tile_offsets[t], end = tile_offsets[t + 1];
+    const T* m2 = means2d + (int64_t)c * N * 2;
+    const T* con = conics + (int64_t)c * N * 3;
+    const T* ft = feats + (int64_t)c * N * D;
+    const T* op = opacities + (int64_t)c * N;
+    std::vector<T> acc(D);
+    for (int py = ty * TILE_SIZE; py < std::min((ty + 1) * TILE_SIZE, height); ++py) {
+      for (int px = tx * TILE_SIZE; px < std::min((tx + 1) * TILE_SIZE, width); ++px) {
+        const int64_t pix = ((int64_t)c * height + py) * width + px;
+        const T pcx = T(px) + T(0.5), pcy = T(py) + T(0.5);
+        std::fill(acc.begin(), acc.end(), T(0));
+        T Tr = 1;
+        int64_t last_i = start;
+        int32_t median = -1;
+        int32_t* kid = top_k > 0 ? topk_ids + pix * top_k : nullptr;
+        T* kw = top_k > 0 ? topk_weights + pix * top_k : nullptr;
+        for (int k = 0; k < top_k; ++k) {
+          kid[k] = -1;
+          kw[k] = 0;
+        }
+        for (int64_t i = start; i < end; ++i) {
+          const int32_t g = flat_ids[i];
+          T dx, dy, vis;
+          bool clamped;
+          const T sigma = gaussian_sigma(m2 + g * 2, con + g * 3, pcx, pcy, dx, dy);
+          if (sigma < 0) continue;
+          const T a = gaussian_alpha(op[g], sigma, vis, clamped);
+          if (a < T(ALPHA_MIN)) continue;
+          const T next_T = Tr * (1 - a);
+          if (next_T <= T(T_MIN)) break;
+          const T w = a * Tr;
+          for (int d = 0; d < D; ++d) acc[d] += w * ft[(int64_t)g * D + d];
+          if (median < 0 && next_T <= T(MEDIAN_T)) median = g;
+          if (top_k > 0 && w > kw[top_k - 1]) {
+            int k = top_k - 1;
+            while (k > 0 && kw[k - 1] < w) {
+              kw[k] = kw[k - 1];
+              kid[k] = kid[k - 1];
+              --k;
+            }
+            kw[k] = w;
+            kid[k] = g;
+          }
+          Tr = next_T;
+          last_i = i + 1;
+        }
+        for (int d = 0; d < D; ++d) out[pix * D + d] = acc[d];
+        alpha[pix] = 1 - Tr;
+        last[pix] = last_i;
+        median_ids[pix] = median;
+      }
+    }
+  }
+}
+
+template <typename T>
+void rasterize_backward(int C, int N, int D, const T* means2d, const T* conics, const T* feats,
+                        const T* opacities, const int64_t* tile_offsets, const int32_t* flat_ids, int width,
+                        int height, const T* alpha, const int64_t* last, const T* g_out, const T* g_alpha,
+                        T* g_means2d, T* g_conics, T* g_feats, T* g_opacities) {
+  const int TX = (width + TILE_SIZE - 1) / TILE_SIZE, TY = (height + TILE_SIZE - 1) / TILE_SIZE;
+  const int64_t n_tiles = (int64_t)C * TX * TY;
+  int n_threads = 1;
+#ifdef _OPENMP
+  n_threads = omp_get_max_threads();
+#endif
+  // Per-thread gradient buffers, summed at the end: tiles share Gaussians.
+  const int64_t row = 2 + 3 + D + 1;
+  const int64_t per_thread = (int64_t)C * N * row;
+  std::vector<T> buf((int64_t)n_threads * per_thread, T(0));
+#pragma omp parallel num_threads(n_threads)
+  {
+    int tid = 0;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+#endif
+    T* gb = buf.data() + tid * per_thread;
+    std::vector<T> accum(D);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < n_tiles; ++t) {
+      const int c = (int)(t / ((int64_t)TX * TY));
+      const int tile = (int)(t % ((int64_t)TX * TY));
+      const int ty = tile / TX, tx = tile % TX;
+      const int64_t start = tile_offsets[t];
+      const T* m2 = means2d + (int64_t)c * N * 2;
+      const T* con = conics + (int64_t)c * N * 3;
+      const T* ft = feats + (int64_t)c * N * D;
+      const T* op = opacities + (int64_t)c * N;
+      T* gcam = gb + (int64_t)c * N * row;
+      for (int py = ty * TILE_SIZE; py < std::min((ty + 1) * TILE_SIZE, height); ++py) {
+        for (int px = tx * TILE_SIZE; px < std::min((tx + 1) * TILE_SIZE, width); ++px) {
+          const int64_t pix = ((int64_t)c * height + py) * width + px;
+          const T pcx = T(px) + T(0.5), pcy = T(py) + T(0.5);
+          const T T_final = 1 - alpha[pix];
+          const T* go = g_out + pix * D;
+          const T ga_out = g_alpha[pix];
+          T Tr = T_final;
+          std::fill(accum.begin(), accum.end(), T(0));
+          for (int64_t i = last[pix] - 1; i >= start; --i) {
+            const int32_t g = flat_ids[i];
+            T dx, dy, vis;
+            bool clamped;
+            const T sigma = gaussian_sigma(m2 + g * 2, con + g * 3, pcx, pcy, dx, dy);
+            if (sigma < 0) continue;
+            const T a = gaussian_alpha(op[g], sigma, vis, clamped);
+            if (a < T(ALPHA_MIN)) continue;
+            Tr = Tr / (1 - a);  // transmittance in front of this Gaussian
+            const T w = a * Tr;
+            T* gg = gcam + (int64_t)g * row;
+            T g_a = 0;
+            for (int d = 0; d < D; ++d) {
+              const T f = ft[(int64_t)g * D + d];
+              gg[5 + d] += w * go[d];
+              g_a += (f - accum[d]) * go[d];
+              accum[d] = a * f + (1 - a) * accum[d];
+            }
+            g_a = g_a * Tr + ga_out * T_final / (1 - a);
+            if (!clamped) gaussian_alpha_vjp(op[g], vis, con + g * 3, dx, dy, g_a, gg[5 + D], gg, gg + 2);
+          }
+        }
+      }
+    }
+  }
+  const int64_t CN = (int64_t)C * N;
+#pragma omp parallel for schedule(static)
+  for (int64_t idx = 0; idx < CN; ++idx) {
+    T s[64];
+    T* sum = row <= 64 ? s : nullptr;
+    std::vector<T> heap;
+    if (!sum) {
+      heap.assign(row, 0);
+      sum = heap.data();
+    }
+    for (int64_t k = 0; k < row; ++k) sum[k] = 0;
+    for (int th = 0; th < n_threads; ++th) {
+      const T* src = buf.data() + th * per_thread + idx * row;
+      for (int64_t k = 0; k < row; ++k) sum[k] += src[k];
+    }
+    g_means2d[idx * 2 + 0] = sum[0];
+    g_means2d[idx * 2 + 1] = sum[1];
+    for (int k = 0; k < 3; ++k) g_conics[idx * 3 + k] = sum[2 + k];
+    for (int d = 0; d < D; ++d) g_feats[idx * D + d] = sum[5 + d];
+    g_opacities[idx] = sum[5 + D];
+  }
+}
+
+#define S2S_INSTANTIATE(T)                                                                              \
+  template void bin_gaussians<T>(int, int, const T*, const int32_t*, const T*, int, int,               \
+                                 std::vector<int64_t>&, std::vector<int32_t>&);                        \
+  template void rasterize_forward<T>(int, int, int, const T*, const T*, const T*, const T*,            \
+                                     const int64_t*, const int32_t*, int, int, int, T*, T*, int64_t*,  \
+                                     int32_t*, int32_t*, T*);                                          \
+  template void rasterize_backward<T>(int, int, int, const T*, const T*, const T*, const T*,           \
+                                      const int64_t*, const int32_t*, int, int, const T*,              \
+                                      const int64_t*, const T*, const T*, T*, T*, T*, T*);
+S2S_INSTANTIATE(float)
+S2S_INSTANTIATE(double)
+
+}  // namespace cpu
+}  // namespace s2s

@@ -1,0 +1,245 @@
+"""The native backend: C++ kernels in csrc/ (CPU, OpenMP), built on first use with
+torch.utils.cpp_extension and wrapped here in autograd Functions.
+
+Build ahead of time with :func:`build_native` (``make native``). The build goes to
+``$SPLAT2SIM_EXT_DIR`` or ``~/.cache/splat2sim/torch_extensions/<torch>-<python>``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+from splat2sim.errors import DependencyError
+
+EXT_NAME = "splat2sim_native"
+SOURCES = ("ext.cpp", "cpu/projection.cpp", "cpu/sh.cpp", "cpu/rasterize.cpp")
+CFLAGS = ("-O3", "-fopenmp", "-std=c++17")
+LDFLAGS = ("-fopenmp",)
+
+_lock = threading.Lock()
+_module: ModuleType | None = None
+_error: DependencyError | None = None
+
+
+def csrc_dir() -> Path:
+    """The csrc/ folder with the kernel sources ($SPLAT2SIM_CSRC overrides)."""
+    env = os.environ.get("SPLAT2SIM_CSRC")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "csrc"
+
+
+def build_dir() -> Path:
+    """Where the compiled extension is cached."""
+    env = os.environ.get("SPLAT2SIM_EXT_DIR")
+    base = Path(env) if env else Path.home() / ".cache" / "splat2sim" / "torch_extensions"
+    tag = f"torch{torch.__version__.replace('+', '_')}-py{sys.version_info.major}{sys.version_info.minor}"
+    return base / tag
+
+
+def _summarize_build_error(text: str, limit: int = 6) -> str:
+    lines = [ln.strip() for ln in text.splitlines()]
+    errs = [ln for ln in lines if re.search(r"\berror\b|fatal|not found|No such file", ln, re.I)]
+    picked = errs[:limit] if errs else [ln for ln in lines if ln][:limit]
+    return "\n    ".join(picked) if picked else "(no compiler output)"
+
+
+def _hint_for(text: str) -> str:
+    low = text.lower()
+    if "ninja is required" in low:
+        return "install ninja (pip install ninja), then run `make native`; or use backend='torch'"
+    if "c++: not found" in low or "g++: not found" in low or "no such file or directory: 'c++'" in low:
+        return "install a C++ compiler (apt-get install g++), then run `make native`; or use backend='torch'"
+    if "omp.h" in low or "fopenmp" in low:
+        return "install a compiler with OpenMP (g++ with libgomp), then run `make native`; or use backend='torch'"
+    return (
+        "fix the compiler error above (g++ >= 9, ninja and the torch headers are needed), then "
+        "run `make native` (python -c 'from splat2sim.render import build_native; build_native()'); "
+        "or use backend='torch'"
+    )
+
+
+def load_native(*, build: bool = True, verbose: bool = False) -> ModuleType:
+    """Load the compiled extension, building it first when needed. Raises
+    DependencyError (cached: a failed build is not retried in the same process)."""
+    global _module, _error
+    with _lock:
+        if _module is not None:
+            return _module
+        if _error is not None:
+            raise _error
+        src = csrc_dir()
+        missing = [s for s in SOURCES if not (src / s).is_file()]
+        if missing:
+            _error = DependencyError(
+                f"The native backend's C++ sources are missing under {src}: {', '.join(missing)}.",
+                hint="use a source checkout (pip install -e .) or set SPLAT2SIM_CSRC to the csrc/ "
+                "folder; or use backend='torch'",
+            )
+            raise _error
+        if not build and not _already_built():
+            raise DependencyError(
+                "The native backend is not built yet.",
+                hint="run `make native` (or splat2sim.render.build_native())",
+            )
+        out = build_dir()
+        out.mkdir(parents=True, exist_ok=True)
+        from torch.utils import cpp_extension
+
+        try:
+            _module = cpp_extension.load(
+                name=EXT_NAME,
+                sources=[str(src / s) for s in SOURCES],
+                extra_include_paths=[str(src / "include"), str(src)],
+                extra_cflags=list(CFLAGS),
+                extra_ldflags=list(LDFLAGS),
+                build_directory=str(out),
+                verbose=verbose,
+            )
+        except (RuntimeError, OSError, ImportError, Exception) as exc:  # noqa: BLE001 - reported below
+            text = str(exc)
+            _error = DependencyError(
+                f"The native backend failed to build or load ({type(exc).__name__}) in {out}:\n"
+                f"    {_summarize_build_error(text)}",
+                hint=_hint_for(text),
+            )
+            raise _error from exc
+        return _module
+
+
+def _already_built() -> bool:
+    return any(build_dir().glob(f"{EXT_NAME}*.so"))
+
+
+def build_native(verbose: bool = False) -> Path:
+    """Build (or find up to date) the native extension now; return its build folder.
+    Raises DependencyError with the compiler's error summary and the fix."""
+    load_native(build=True, verbose=verbose)
+    return build_dir()
+
+
+def native_status() -> tuple[bool, str]:
+    """(available, reason) for the CPU native backend; builds on first call."""
+    try:
+        load_native()
+    except DependencyError as exc:
+        return False, str(exc)
+    return True, f"native CPU extension loaded from {build_dir()}"
+
+
+# ---------------------------------------------------------------------------------------
+# autograd wrappers
+
+
+def _c(t: torch.Tensor) -> torch.Tensor:
+    return t.contiguous()
+
+
+def _or_zeros(g: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
+    return torch.zeros_like(like) if g is None else g.contiguous()
+
+
+class _Project(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, means, quats, log_scales, viewmats, intrinsics, width, height, near, far):
+        ext = load_native()
+        args = (_c(means), _c(quats), _c(log_scales), _c(viewmats), _c(intrinsics))
+        means2d, conics, depths, radii = ext.project_forward(*args, width, height, near, far)
+        ctx.save_for_backward(*args, radii)
+        ctx.cfg = (width, height, near, far)
+        ctx.mark_non_differentiable(radii)
+        return means2d, conics, depths, radii
+
+    @staticmethod
+    def backward(ctx, g_means2d, g_conics, g_depths, _g_radii):
+        means, quats, log_scales, viewmats, intrinsics, radii = ctx.saved_tensors
+        c, n = radii.shape
+        like2 = means.new_zeros(c, n, 2)
+        g_m, g_q, g_s = load_native().project_backward(
+            means, quats, log_scales, viewmats, intrinsics, *ctx.cfg, radii,
+            _or_zeros(g_means2d, like2), _or_zeros(g_conics, means.new_zeros(c, n, 3)),
+            _or_zeros(g_depths, means.new_zeros(c, n)),
+        )  # fmt: skip
+        return g_m, g_q, g_s, None, None, None, None, None, None
+
+
+class _SH(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, degree, dirs, coeffs):
+        dirs, coeffs = _c(dirs), _c(coeffs)
+        ctx.degree = degree
+        ctx.save_for_backward(dirs, coeffs)
+        return load_native().sh_forward(degree, dirs, coeffs)
+
+    @staticmethod
+    def backward(ctx, g_colors):
+        dirs, coeffs = ctx.saved_tensors
+        g_dirs, g_coeffs = load_native().sh_backward(ctx.degree, dirs, coeffs, g_colors.contiguous())
+        return None, g_dirs, g_coeffs
+
+
+class _Rasterize(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, means2d, conics, feats, opacities, tile_offsets, flat_ids, width, height, top_k):
+        ext = load_native()
+        args = (_c(means2d), _c(conics), _c(feats), _c(opacities), _c(tile_offsets), _c(flat_ids))
+        out, alpha, last, median, k_ids, k_w = ext.rasterize_forward(*args, width, height, top_k)
+        ctx.save_for_backward(*args, alpha, last)
+        ctx.size = (width, height)
+        median, k_ids = median.long(), k_ids.long()
+        ctx.mark_non_differentiable(median, k_ids, k_w)
+        return out, alpha, median, k_ids, k_w
+
+    @staticmethod
+    def backward(ctx, g_out, g_alpha, _g_median, _g_ids, _g_w):
+        means2d, conics, feats, opacities, offsets, flat_ids, alpha, last = ctx.saved_tensors
+        g_m2, g_con, g_ft, g_op = load_native().rasterize_backward(
+            means2d, conics, feats, opacities, offsets, flat_ids, *ctx.size, alpha, last,
+            _or_zeros(g_out, alpha.new_zeros(*alpha.shape[:3], feats.shape[2])),
+            _or_zeros(g_alpha, alpha),
+        )  # fmt: skip
+        return g_m2, g_con, g_ft, g_op, None, None, None, None, None
+
+
+# ---------------------------------------------------------------------------------------
+# the op set the renderer calls (same signatures as splat2sim.render.torch_ref)
+
+
+def _check_cpu(*ts: torch.Tensor) -> None:
+    for t in ts:
+        if t.device.type != "cpu":
+            raise DependencyError(
+                f"The native backend has only CPU kernels so far; got a tensor on {t.device}.",
+                hint="use backend='gsplat' or backend='torch' on CUDA, or move the tensors to the CPU",
+            )
+
+
+def project(means, quats, log_scales, viewmats, intrinsics, width, height, near, far):
+    """See torch_ref.project."""
+    _check_cpu(means)
+    return _Project.apply(means, quats, log_scales, viewmats, intrinsics, int(width), int(height),
+                          float(near), float(far))  # fmt: skip
+
+
+def eval_sh(degree, dirs, coeffs):
+    """See torch_ref.eval_sh."""
+    return _SH.apply(int(degree), dirs, coeffs)
+
+
+@torch.no_grad()
+def bin_tiles(means2d, radii, depths, width, height):
+    """See torch_ref.bin_tiles (flat_ids are int32 here)."""
+    return load_native().bin_gaussians(_c(means2d), _c(radii), _c(depths), int(width), int(height))
+
+
+def rasterize(means2d, conics, feats, opacities, tile_offsets, flat_ids, width, height, top_k=0):
+    """See torch_ref.rasterize."""
+    return _Rasterize.apply(means2d, conics, feats, opacities, tile_offsets, flat_ids.to(torch.int32),
+                            int(width), int(height), int(top_k))  # fmt: skip
