@@ -117,17 +117,30 @@ def generate_capture(out_dir: str | Path, config: SynthConfig | None = None, rep
 
     from splat2sim.synth.render import mujoco_module, render_rgb, renderer
     from splat2sim.synth.scene import load_model
-    from splat2sim.synth.video import VideoWriter
+    from splat2sim.synth.video import encode_in_fresh_process
 
     mujoco = mujoco_module()
     model = load_model(xml_path)
     data = mujoco.MjData(model)
     video_path = out / "video.mp4"
-    with reporter.progress("Rendering", total=n) as task, renderer(model, config.width, config.height) as r, \
-            VideoWriter(video_path, config.width, config.height, config.fps, config.crf) as vw:
-        for k in range(n):
-            vw.write(render_rgb(r, model, data, poses[k]))
+    # Render everything first, then encode in a fresh process (see video.encode_in_fresh_process:
+    # x264 in this process gave different bytes from run to run). Frames wait in a .npy
+    # file on disk, so long videos do not fill memory.
+    raw_path = out / ".frames.npy"
+    shape = (n, config.height, config.width, 3)
+    try:
+        raw = np.lib.format.open_memmap(raw_path, mode="w+", dtype=np.uint8, shape=shape)
+        with reporter.progress("Rendering", total=n) as task, renderer(model, config.width, config.height) as r:
+            for k in range(n):
+                raw[k] = render_rgb(r, model, data, poses[k])
+                task.advance()
+        raw.flush()
+        del raw
+        with reporter.progress("Encoding", total=1) as task:
+            encode_in_fresh_process(raw_path, video_path, config.fps, config.crf)
             task.advance()
+    finally:
+        raw_path.unlink(missing_ok=True)
 
     intr = intrinsics_from_fovy(config.fovy_deg, config.width, config.height)
     gt_path = out / "ground_truth.json"
