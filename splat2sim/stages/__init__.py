@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from splat2sim.stages.base import StageContext, StageSpec
 from splat2sim.stages.frames.config import FramesConfig
+from splat2sim.stages.poses.config import PosesConfig
 
 
 def _frames_inputs(ctx: StageContext) -> dict[str, str]:
     from splat2sim.stages.frames.inputs import input_fingerprint
 
     return input_fingerprint(ctx)
+
+
+def _poses_inputs(ctx: StageContext) -> dict[str, str]:
+    if not ctx.config.import_path:
+        return {}
+    from splat2sim.stages.poses.importers import import_hash_files
+
+    return {"import": ctx.workspace.hashes.tree_hash(import_hash_files(ctx.config.import_path))}
 
 
 STAGES: dict[str, StageSpec] = {
@@ -23,6 +32,16 @@ STAGES: dict[str, StageSpec] = {
             config_cls=FramesConfig,
             runner="splat2sim.stages.frames.run:run",
             input_hashes=_frames_inputs,
+        ),
+        StageSpec(
+            name="poses",
+            version=1,
+            description="camera poses, gravity, origin and metric scale",
+            upstream=("frames",),
+            config_cls=PosesConfig,
+            runner="splat2sim.stages.poses.run:run",
+            input_hashes=_poses_inputs,
+            global_keys=("seed",),
         ),
     ]
 }

@@ -1,0 +1,1 @@
+"""The poses stage: camera poses, gravity, origin and metric scale (see run.py)."""
