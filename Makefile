@@ -46,7 +46,7 @@ test-gpu: install
 	$(BIN)/python -m pytest -m gpu $(PYTEST_ARGS)
 
 demo: install
-	$(BIN)/splat2sim build examples/tabletop/capture.mp4 -o $(DEMO_WS) --preset cpu
+	$(BIN)/splat2sim build examples/tabletop/video.mp4 -o $(DEMO_WS) --preset cpu
 	$(BIN)/splat2sim status $(DEMO_WS)
 
 bench: install

@@ -338,7 +338,7 @@ def status(workspace, *, preset=None, config_files=(), overrides=()) -> list[Sta
     rows = []
     for name in layout.STAGE_ORDER:
         if name not in STAGES:
-            rows.append(StageStatus(name, "not implemented", f"planned; not in splat2sim {__version__}"))
+            rows.append(StageStatus(name, "not implemented", "planned"))
             continue
         rows.append(stage_status(ws, STAGES[name], config, input_path))
     return rows

@@ -157,7 +157,7 @@ def status(
         table.add_column(column)
     for row in rows:
         colour = colours.get(row.state, "white")
-        ran = row.record.timings.get("started", "") if row.record else ""
+        ran = row.record.timings.get("started", "")[:16].replace("T", " ") if row.record else ""
         seconds = f"{row.record.timings.get('seconds', 0):.1f}" if row.record else ""
         table.add_row(row.stage, f"[{colour}]{row.state}[/]", row.reason, ran, seconds)
     from rich.console import Console
