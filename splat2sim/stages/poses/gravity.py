@@ -13,8 +13,10 @@ The method, and why it should carry over to other rooms:
    distances), keeping planes that are near-horizontal under the prior. The inlier
    distance is a fraction of the median camera-to-scene distance, so it has no unit and
    no scene-specific size.
-4. The support plane is the candidate with the most inliers among those that most cameras
-   are above and that the scene centre is not below; its normal is refined by least
+4. The support plane is the candidate with the most inliers near the scene centre (within
+   half a camera distance of the centre's foot on the plane: a table beats a larger floor
+   around it) among those that most cameras are above and that the scene centre is not
+   below; its normal is refined by least
    squares on its inliers and signed so that the cameras are on its +z side.
 5. Origin: the scene centre projected onto that plane. World x is the first registered
    camera's x axis projected onto the plane, so the first view looks along world +y.
@@ -188,11 +190,14 @@ def find_world_frame(
         if np.mean(centers @ normal + offset > 0) < 0.5:
             normal, offset = -normal, -offset
         inl = remaining[mask]
+        foot = centre - (centre @ normal + offset) * normal  # the scene centre on this plane
+        near_centre = int((np.linalg.norm(inl - foot, axis=1) < 0.5 * cam_dist).sum())
         candidates.append(
             {
                 "normal": normal,
                 "offset": float(offset),
                 "inliers": int(mask.sum()),
+                "inliers_near_centre": near_centre,
                 "rms": float(np.sqrt(np.mean((inl @ normal + offset) ** 2))),
                 "cameras_above": float(np.mean(centers @ normal + offset > 0)),
                 "centre_height": float(centre @ normal + offset),
@@ -203,7 +208,7 @@ def find_world_frame(
 
     usable = [c for c in candidates if c["cameras_above"] >= 0.75 and c["centre_height"] > -3 * threshold]
     if usable:
-        best = max(usable, key=lambda c: c["inliers"])
+        best = max(usable, key=lambda c: (c["inliers_near_centre"], c["inliers"]))
         plane = SupportPlane(
             normal=best["normal"],
             offset=best["offset"],
