@@ -38,7 +38,7 @@ class PosesConfig:
     shared_camera: bool = field(
         default=True, metadata={"help": "one camera (intrinsics) for all frames; false: one per frame"}
     )
-    max_features: int = field(default=8192, metadata={"help": "SIFT features per image", "min": 256})
+    max_features: int = field(default=4096, metadata={"help": "SIFT features per image (before extra orientations)", "min": 256})
     max_image_size: int = field(
         default=0, metadata={"help": "SIFT works on images at most this large (0 = the keyframes' size)", "min": 0}
     )

@@ -78,7 +78,7 @@ def diagnose(frames_json: dict, stats=None, solved: Solved | None = None) -> Dia
         if motion is not None:
             what.append(f"the image content moves {motion:.3f} image diagonals over the whole capture")
         if stats is not None and stats.verified_pairs:
-            what.append(f"matched features move {100 * stats.flow_fraction:.2f} % of the image diagonal")
+            what.append(f"matched features move only {100 * stats.flow_fraction:.2f} % of the image diagonal between views")
         d.add(
             "no_parallax",
             "no parallax: the camera does not move (" + "; ".join(what) + ")",

@@ -165,6 +165,7 @@ def _sfm(ctx, frames_json, names, image_dir, work, threads, seed) -> Solved:
             threads=threads,
             seed=seed,
             progress=progress,
+            before_mapping=lambda database, used: _check_parallax(frames_json, names, database),
         )
         task.advance()
     ctx.timings.update({f"sfm_{k}": v for k, v in result.timings.items()})
@@ -200,6 +201,16 @@ def _sfm(ctx, frames_json, names, image_dir, work, threads, seed) -> Solved:
             f"likely cause: {cause}; fix: {hint}"
         )
     return solved
+
+
+def _check_parallax(frames_json, names, database) -> None:
+    """Stop before mapping when the matches show that the scene does not move in the image:
+    the mapper would spend minutes trying to start a model that cannot exist."""
+    width, height = frames_json["image_size"]["width"], frames_json["image_size"]["height"]
+    stats = sfm.match_stats(database, names, float(np.hypot(width, height)))
+    if stats.verified_pairs and stats.flow_fraction < quality.NO_PARALLAX_FLOW:
+        cause, hint = quality.failure_text(quality.diagnose(frames_json, stats))
+        raise StageError(f"structure from motion cannot work here: {cause}", hint=hint)
 
 
 def _import(ctx, frames_json, image_dir, work, threads, seed):

@@ -70,7 +70,10 @@ def reconstruct(
     threads: int = 1,
     seed: int = 0,
     progress=None,
+    before_mapping=None,
 ) -> SfmResult:
+    """``before_mapping(database, matching_used)`` may raise to stop before the mapper
+    (e.g. when the matches already show that the camera does not move)."""
     import pycolmap
 
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -124,6 +127,8 @@ def reconstruct(
         pair_count = len(pairs)
     timings["matching"] = round(time.perf_counter() - t, 3)
 
+    if before_mapping is not None:
+        before_mapping(database, used)
     t = step("mapping")
     options = pycolmap.IncrementalPipelineOptions()
     options.num_threads = threads
@@ -170,7 +175,10 @@ def match_stats(database: Path, names: list[str], diagonal: float) -> MatchStats
         keypoints_cache: dict[int, np.ndarray] = {}
         for pair_id, geometry in zip(pair_ids, geometries):
             inliers = np.asarray(geometry.inlier_matches)
-            name = str(geometry.config).split(".")[-1]
+            try:
+                name = pycolmap.TwoViewGeometryConfiguration(int(geometry.config)).name
+            except (TypeError, ValueError):
+                name = str(geometry.config).split(".")[-1]
             if len(inliers) == 0:
                 continue
             verified += 1
