@@ -169,7 +169,8 @@ def _finish(out, alpha, median_ids, k_ids, k_w, means2d, depths, radii, bg, top_
                         torch.zeros_like(alpha))  # fmt: skip
     C = depths.shape[0]
     med = median_ids.clamp_min(0).reshape(C, -1)  # [C,H*W]
-    median = torch.gather(depths, 1, med).reshape(median_ids.shape)
+    padded = torch.cat([depths, depths.new_zeros(C, 1)], dim=1)  # [C,N+1]: N = 0 stays valid
+    median = torch.gather(padded, 1, med).reshape(median_ids.shape)
     median = torch.where(median_ids >= 0, median, torch.zeros_like(median))[..., None]
     contrib = Contributions(ids=k_ids.long(), weights=k_w) if top_k > 0 else None
     return RenderOutput(

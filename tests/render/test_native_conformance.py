@@ -176,3 +176,20 @@ def test_means2d_grad_is_retained_for_densification():
     assert out.means2d.grad is not None and out.means2d.grad.shape == (2, 100, 2)
     assert out.means2d.grad[out.radii > 0].abs().sum() > 0
     assert (out.means2d.grad[out.radii == 0] == 0).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_partial_tiles_odd_image_size(dtype):
+    g, cams = random_scene(8, n=250, sh_degree=2, dtype=dtype, width=50, height=37)
+    ref, nat = _compare(g, cams, dtype)
+    assert nat.rgb.shape == (2, 37, 50, 3)
+
+
+@pytest.mark.parametrize("backend", ["torch", "native"])
+def test_empty_scene_renders_background(backend):
+    g = Gaussians(torch.zeros(0, 3), torch.zeros(0, 3), torch.zeros(0, 4), torch.zeros(0), torch.zeros(0, 1, 3))
+    cams = identity_cameras(dtype=torch.float32)
+    out = render(g, cams, backend=backend, background=torch.tensor([0.1, 0.2, 0.3]), return_contributions=True)
+    assert out.alpha.abs().max().item() == 0.0
+    torch.testing.assert_close(out.rgb[0, 5, 7], torch.tensor([0.1, 0.2, 0.3]))
+    assert out.means2d.shape == (1, 0, 2) and (out.contributions.ids == -1).all()
