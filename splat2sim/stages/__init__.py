@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from splat2sim.stages.base import StageContext, StageSpec
 from splat2sim.stages.frames.config import FramesConfig
+from splat2sim.stages.splat.config import SplatConfig
 from splat2sim.stages.poses.config import PosesConfig
 
 
@@ -19,6 +20,19 @@ def _poses_inputs(ctx: StageContext) -> dict[str, str]:
     from splat2sim.stages.poses.importers import import_hash_files
 
     return {"import": ctx.workspace.hashes.tree_hash(import_hash_files(ctx.config.import_path))}
+
+
+def _splat_inputs(ctx: StageContext) -> dict[str, str]:
+    from pathlib import Path
+
+    from splat2sim.errors import InputError
+
+    if not ctx.config.import_ply:
+        return {}
+    path = Path(ctx.config.import_ply).expanduser()
+    if not path.is_file():
+        raise InputError(f"splat file {path} does not exist", hint="check splat.import_ply (or --splat)")
+    return {"import_ply": ctx.workspace.hashes.file_hash(path)}
 
 
 STAGES: dict[str, StageSpec] = {
@@ -42,6 +56,16 @@ STAGES: dict[str, StageSpec] = {
             runner="splat2sim.stages.poses.run:run",
             input_hashes=_poses_inputs,
             global_keys=("seed",),
+        ),
+        StageSpec(
+            name="splat",
+            version=1,
+            description="a Gaussian splat trained on the posed keyframes",
+            upstream=("frames", "poses"),
+            config_cls=SplatConfig,
+            runner="splat2sim.stages.splat.run:run",
+            input_hashes=_splat_inputs,
+            global_keys=("seed", "device"),
         ),
     ]
 }

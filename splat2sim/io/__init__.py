@@ -1,0 +1,1 @@
+"""Readers and writers of the plain-data files stages exchange."""

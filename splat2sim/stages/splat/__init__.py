@@ -1,0 +1,1 @@
+"""`splat`: train a Gaussian splat on the posed keyframes (or import one)."""
