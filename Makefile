@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 export MUJOCO_GL ?= egl
 export PYOPENGL_PLATFORM ?= egl
 
-.PHONY: install test test-all test-gpu demo bench native lock doctor clean help
+.PHONY: install test test-all test-gpu demo bench native check-kernels lock doctor clean help
 
 help:
 	@echo "make demo      install if needed, then build examples/tabletop into a workspace"
@@ -36,21 +36,32 @@ $(STAMP): pyproject.toml requirements/constraints.txt requirements/base.txt requ
 	$(BIN)/python -c "import splat2sim, torch, mujoco, av, cv2; assert torch.__version__.startswith('2.13.0')"
 	touch $@
 
-test: install
+# The native rasterizer (csrc/) builds on first use; building it here makes a compiler
+# problem show up as one clear error before any test runs.
+native: install
+	$(BIN)/python -c "from splat2sim.render import build_native; print('native rasterizer:', build_native())"
+
+# Compile-check the shared kernel headers with nvcc (when present) and the CPU kernels with g++.
+check-kernels:
+	sh csrc/check/check.sh
+
+test: install native
 	$(BIN)/python -m pytest -m "not slow and not gpu" $(PYTEST_ARGS)
 
-test-all: install
+test-all: install native
 	$(BIN)/python -m pytest -m "not gpu" $(PYTEST_ARGS)
 
 test-gpu: install
 	$(BIN)/python -m pytest -m gpu $(PYTEST_ARGS)
 
-demo: install
-	$(BIN)/splat2sim build examples/tabletop/video.mp4 -o $(DEMO_WS) --preset cpu
+# The example's ArUco marker is 8 cm: it gives the scene metric scale.
+demo: install native
+	$(BIN)/splat2sim build examples/tabletop/video.mp4 -o $(DEMO_WS) --preset cpu --set poses.marker_size=0.08
 	$(BIN)/splat2sim status $(DEMO_WS)
 
-bench: install
+bench: install native
 	$(BIN)/python bench/bench_frames.py
+	$(BIN)/python bench/bench_render.py --torch-max 10000
 
 doctor: install
 	$(BIN)/splat2sim doctor

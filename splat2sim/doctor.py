@@ -52,12 +52,24 @@ def collect() -> dict:
         caps.append({"name": f"MuJoCo offscreen rendering ({gl})", "ok": ok, "detail": detail if not ok else "works"})
 
     if packages.get("torch"):
-        ok, detail = _probe("import torch; print(torch.cuda.is_available(), torch.version.cuda)")
-        cuda = ok and detail.startswith("True")
-        caps.append({"name": "CUDA GPU (torch)", "ok": cuda, "detail": detail if ok else detail})
         ok, detail = _probe(
-            "from splat2sim.render import describe_backends; import json; print(json.dumps(describe_backends()))",
-            timeout=300,
+            "import torch; ok = torch.cuda.is_available(); "
+            "print(f'{ok} ' + (torch.cuda.get_device_name(0) if ok else f'torch {torch.__version__} sees no CUDA device'))"
+        )
+        cuda = ok and detail.startswith("True")
+        caps.append({"name": "CUDA GPU (torch)", "ok": cuda, "detail": detail.split(" ", 1)[-1]})
+        ok, detail = _probe(
+            "import json, torch\n"
+            "from splat2sim.render import resolve_backend\n"
+            "out = {}\n"
+            "for name in ('torch', 'native', 'gsplat'):\n"
+            "    device = 'cuda' if (name == 'gsplat' or torch.cuda.is_available()) else 'cpu'\n"
+            "    try:\n"
+            "        out[name] = {'available': True, 'reason': resolve_backend(name, device)[1]}\n"
+            "    except Exception as exc:\n"
+            "        out[name] = {'available': False, 'reason': str(exc).splitlines()[0]}\n"
+            "print(json.dumps(out))",
+            timeout=600,
         )
         if ok:
             import json
