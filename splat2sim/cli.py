@@ -68,12 +68,23 @@ def build(
     from_stage: Optional[str] = typer.Option(None, "--from", help="re-run this stage and everything after it"),
     until: Optional[str] = typer.Option(None, "--until", help="stop after this stage"),
     force: List[str] = typer.Option([], "--force", help="re-run this stage even if fresh (repeatable)"),
+    splat: Optional[Path] = typer.Option(None, "--splat", help="use this 3DGS .ply instead of training (splat.import_ply)"),
+    marker_size: Optional[float] = typer.Option(None, "--marker-size", help="side of the ArUco marker in the scene, metres"),
+    known_length: Optional[float] = typer.Option(None, "--known-length", help="a known distance in metres (see poses.known_length_*)"),
     preset: Optional[str] = PresetOpt,
     config: Optional[List[Path]] = ConfigOpt,
     set_: Optional[List[str]] = SetOpt,
 ):
     """Build INPUT into simulator scenes, running every stage that is not fresh."""
     from splat2sim import api
+
+    set_ = list(set_ or [])
+    if splat is not None:
+        set_.append(f"splat.import_ply={splat.expanduser().absolute()}")
+    if marker_size is not None:
+        set_.append(f"poses.marker_size={marker_size}")
+    if known_length is not None:
+        set_.append(f"poses.known_length={known_length}")
 
     result = api.build(
         input,

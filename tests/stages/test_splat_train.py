@@ -132,3 +132,29 @@ def test_densify_respects_the_cap():
     cfg = SplatConfig(max_gaussians=45, prune_opacity=0.0)
     model.densify_and_prune(torch.ones(40), extent=1000.0, cfg=cfg, big_world=False, generator=torch.Generator().manual_seed(0))
     assert model.num == 45
+
+
+def test_ply_from_another_writer_imports(tmp_path):
+    """Another tool's layout: no normals, properties in another order, an extra property,
+    degree-1 SH, float64 positions."""
+    n = 5
+    rng = np.random.default_rng(7)
+    fields = [("opacity", "<f4"), ("x", "<f8"), ("y", "<f8"), ("z", "<f8"), ("f_dc_0", "<f4"), ("f_dc_1", "<f4"), ("f_dc_2", "<f4")]
+    fields += [(f"f_rest_{i}", "<f4") for i in range(9)]
+    fields += [(f"scale_{i}", "<f4") for i in range(3)] + [(f"rot_{i}", "<f4") for i in range(4)] + [("semantic_id", "u1")]
+    data = np.zeros(n, dtype=np.dtype(fields))
+    for name, _ in fields:
+        data[name] = rng.integers(0, 5, n) if name == "semantic_id" else rng.normal(size=n)
+    kinds = {"<f4": "float", "<f8": "double", "u1": "uchar"}
+    header = "ply\nformat binary_little_endian 1.0\ncomment written by another tool\nelement vertex 5\n"
+    header += "".join(f"property {kinds[t]} {name}\n" for name, t in fields) + "end_header\n"
+    path = tmp_path / "other.ply"
+    path.write_bytes(header.encode() + data.tobytes())
+    back = read_gaussians_ply(path)
+    assert back["sh"].shape == (5, 4, 3)
+    np.testing.assert_allclose(back["means"][:, 0], data["x"], rtol=1e-6)
+    np.testing.assert_array_equal(back["opacity_logits"], data["opacity"])
+    # channel-major f_rest: coefficient 1 of green is f_rest_3
+    np.testing.assert_array_equal(back["sh"][:, 1, 1], data["f_rest_3"])
+    g = Gaussians(*(torch.tensor(back[k]) for k in ("means", "log_scales", "quats", "opacity_logits", "sh")))
+    assert render(g, ring_cameras(1), backend="torch").rgb.shape == (1, 48, 64, 3)
