@@ -278,3 +278,16 @@ def test_diagnosis_of_a_static_camera_names_parallax():
     assert "no_parallax" in d.causes
     cause, hint = quality.failure_text(d)
     assert "parallax" in cause and "walk the camera" in hint
+
+
+def test_auto_dictionary_finds_an_apriltag(tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    tag = cv2.aruco.generateImageMarker(cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_APRILTAG_36h11), 3, 160)
+    image = np.full((480, 640), 235, np.uint8)
+    image[100:260, 200:360] = tag
+    path = tmp_path / "frame_000000.jpg"
+    cv2.imwrite(str(path), image)
+    name, found = scale.detect_markers([path], "auto")
+    assert name == "DICT_APRILTAG_36h11" and list(found[0]) == [3]
+    # COLMAP pixel convention: the black square's corner at OpenCV (199.5, 99.5) -> (200, 100).
+    assert np.allclose(found[0][3][0], [200.0, 100.0], atol=0.3)

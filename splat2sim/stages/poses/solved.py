@@ -58,14 +58,6 @@ def params_from_intrinsics(intr: dict) -> list[float]:
     return [float(table[name]) for name in _MODEL_PARAMS[model]]
 
 
-def make_camera(intr: dict, camera_id: int = 1):
-    import pycolmap
-
-    return pycolmap.Camera.create_from_model_name(
-        camera_id, intr["model"], 0.5 * (intr["fx"] + intr["fy"]), intr["width"], intr["height"]
-    ) if False else _camera(intr, camera_id)
-
-
 def _camera(intr: dict, camera_id: int):
     import pycolmap
 
