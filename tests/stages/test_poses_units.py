@@ -220,10 +220,13 @@ def test_marker_edges_refine_corners_of_a_rendered_marker():
     src = np.array([[300, 300], [900, 300], [900, 900], [300, 900]], np.float64) - 0.5  # corners of the black square
     dst = np.array([[212.3, 140.7], [262.9, 151.2], [255.4, 203.8], [201.1, 190.6]])
     H = cv2.getPerspectiveTransform(src.astype(np.float32), dst.astype(np.float32))
-    # Render by supersampling 8x then area-averaging (like a camera's pixels).
+    # Render like a camera: supersample 8x and area-average in linear light, then
+    # gamma-encode (the refinement linearises before locating edges).
     S = np.diag([8.0, 8.0, 1.0])
-    big = cv2.warpPerspective(canvas, S @ H, (480 * 8, 360 * 8), flags=cv2.INTER_LINEAR, borderValue=200)
-    image = cv2.resize(big, (480, 360), interpolation=cv2.INTER_AREA)
+    linear = (canvas.astype(np.float32) / 255.0) ** 2.2
+    big = cv2.warpPerspective(linear, S @ H, (480 * 8, 360 * 8), flags=cv2.INTER_LINEAR, borderValue=0.6)
+    small = cv2.resize(big, (480, 360), interpolation=cv2.INTER_AREA)
+    image = np.clip(255.0 * small ** (1 / 2.2) + 0.5, 0, 255).astype(np.uint8)
     # In OpenCV's convention the pixel grid after area-averaging is shifted by (8-1)/16 px.
     expected = dst + (1 / 8 - 1) / 2
     det = cv2.aruco.ArucoDetector(dictionary, cv2.aruco.DetectorParameters())

@@ -50,7 +50,6 @@ def run(ctx: StageContext) -> None:
     frames_json = json.loads((frames_dir / "frames.json").read_text())
     names = [Path(f["file"]).name for f in frames_json["frames"]]
     image_dir = frames_dir / "images"
-    width, height = frames_json["image_size"]["width"], frames_json["image_size"]["height"]
     threads = sfm.thread_count(ctx.run_config.workers)
     seed = int(ctx.run_config.seed)
     work = ctx.out_dir / "_work"

@@ -1,7 +1,8 @@
 """Metric scale: an ArUco / AprilTag marker of known size, or a user-given length.
 
 Marker: corners are detected in every keyframe, then refined by fitting a line to each
-side's edge (the 50 % crossing between the black border and the white surround, sampled
+side's edge (the 50 % crossing, in linearised intensity, between the black border and
+the white surround, sampled
 along the side away from the corners) and intersecting neighbouring lines: the window of
 OpenCV's corner refinement reaches into the marker's inner cells on small markers and
 pulls corners inwards (measured: sides ~1.5 % short at 47 px). Each corner is
@@ -83,7 +84,9 @@ def refine_corners_by_edges(gray: np.ndarray, corners: np.ndarray, cells: int) -
     Returns the input unchanged when an edge cannot be measured."""
     from scipy.ndimage import map_coordinates
 
-    img = gray.astype(np.float32)
+    # Edges are blurred in linear light; image values are gamma-encoded (sRGB-like), which
+    # moves the 50 % crossing towards the dark side. Undo the encoding first.
+    img = (gray.astype(np.float32) / 255.0) ** 2.2
     c = np.asarray(corners, np.float64)
     centre = c.mean(axis=0)
     lines = []
@@ -104,7 +107,7 @@ def refine_corners_by_edges(gray: np.ndarray, corners: np.ndarray, cells: int) -
             samples = p[None] + offsets[:, None] * n[None]
             values = map_coordinates(img, [samples[:, 1], samples[:, 0]], order=1, mode="nearest")
             dark, light = values[:3].mean(), values[-3:].mean()
-            if light - dark < 20:
+            if light - dark < 0.05:
                 continue
             mid = 0.5 * (dark + light)
             above = np.flatnonzero(values >= mid)
