@@ -1,0 +1,1 @@
+"""Geometry helpers shared by the mesh, collision, physics and export stages (numpy core)."""
