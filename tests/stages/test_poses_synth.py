@@ -182,3 +182,31 @@ def test_imports_reproduce_the_poses(synthetic, tmp_path):
 def test_synthetic_captures_several_seeds(tmp_path, seed):
     ws, gt = build_synthetic(tmp_path, seed, duration_s=6.0, fps=30, keyframes=40)
     check_accuracy(evaluate(ws, gt))
+
+
+@pytest.mark.slow
+def test_transforms_json_without_points_is_triangulated(synthetic, tmp_path):
+    """instant-ngp style transforms.json (no point cloud): points are triangulated from
+    the keyframes with the imported poses held fixed, and the support plane is found."""
+    ws, _ = synthetic
+    copy = tmp_path / "ws"
+    shutil.copytree(ws, copy)
+    cams = json.loads((ws / "poses/cameras.json").read_text())
+    intr = cams["intrinsics"]
+    reference = {f["file"]: np.array(f["world_from_camera"]) for f in cams["frames"] if f["registered"]}
+    transforms = {
+        "camera_angle_x": 2 * np.arctan(0.5 * intr["width"] / intr["fx"]),
+        "frames": [
+            {"file_path": f"./images/{Path(name).stem}", "transform_matrix": (T @ np.diag([1, -1, -1, 1])).tolist()}
+            for name, T in reference.items()
+        ],
+    }
+    (tmp_path / "transforms.json").write_text(json.dumps(transforms))
+    api.run_stage(copy, "poses", overrides=[f"poses.import_path={tmp_path / 'transforms.json'}", "poses.import_metric=true", "poses.marker_size=null"])
+    record = json.loads((copy / "poses/_stage.json").read_text())
+    assert record["metrics"]["points3d"] > 1000 and not record["fallbacks"], record["warnings"]
+    world = json.loads((copy / "poses/world.json").read_text())
+    assert world["imported"]["kind"] == "instant-ngp" and world["support_plane"]["found"]
+    got = json.loads((copy / "poses/cameras.json").read_text())
+    for f in got["frames"]:
+        assert np.allclose(np.array(f["world_from_camera"]), reference[f["file"]], atol=5e-3)

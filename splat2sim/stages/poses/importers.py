@@ -289,7 +289,7 @@ def triangulate_known_poses(solved: Solved, image_dir: Path, work_dir: Path, *, 
     import pycolmap
 
     from splat2sim.stages.poses import sfm
-    from splat2sim.stages.poses.solved import from_reconstruction, to_reconstruction
+    from splat2sim.stages.poses.solved import from_reconstruction
 
     work_dir.mkdir(parents=True, exist_ok=True)
     names = [solved.names[i] for i in np.flatnonzero(solved.registered)]
@@ -297,6 +297,7 @@ def triangulate_known_poses(solved: Solved, image_dir: Path, work_dir: Path, *, 
     if database.exists():
         database.unlink()
     reader = pycolmap.ImageReaderOptions()
+    reader.camera_model = solved.cameras[int(solved.camera_index[solved.registered][0])]["model"]
     extraction = pycolmap.FeatureExtractionOptions()
     extraction.num_threads = threads
     extraction.sift.max_num_features = max_features
@@ -310,7 +311,6 @@ def triangulate_known_poses(solved: Solved, image_dir: Path, work_dir: Path, *, 
     pairing = pycolmap.ImportedPairingOptions()
     pairing.match_list_path = pair_file
     pycolmap.match_image_pairs(database, matching_options=options, pairing_options=pairing, device=pycolmap.Device.cpu)
-    rec = to_reconstruction(solved)
     # The database numbers images in extraction order; give the model the same ids.
     db = pycolmap.Database.open(str(database))
     try:
@@ -323,12 +323,14 @@ def triangulate_known_poses(solved: Solved, image_dir: Path, work_dir: Path, *, 
         i = solved.names.index(name)
         dbi = db_images[name]
         cam = solved.pycolmap_camera(i)
+        if cam.model.name != reader.camera_model:
+            continue  # a second camera model: the database holds one model only
         cam.camera_id = dbi.camera_id
         if not fixed.exists_camera(dbi.camera_id):
             fixed.add_camera_with_trivial_rig(cam)
         image = pycolmap.Image(name=name, camera_id=dbi.camera_id, image_id=dbi.image_id)
         fixed.add_image_with_trivial_frame(image, pycolmap.Rigid3d(solved.cam_from_world[i][:3, :4]))
-    del rec, db_cameras
+    del db_cameras
     out = work_dir / "triangulated"
     out.mkdir(exist_ok=True)
     options = pycolmap.IncrementalPipelineOptions()
