@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from splat2sim.stages.base import StageContext, StageSpec
+from splat2sim.stages.collision.config import CollisionConfig
 from splat2sim.stages.frames.config import FramesConfig
+from splat2sim.stages.mesh.config import MeshConfig
 from splat2sim.stages.splat.config import SplatConfig
 from splat2sim.stages.poses.config import PosesConfig
 
@@ -66,6 +68,23 @@ STAGES: dict[str, StageSpec] = {
             runner="splat2sim.stages.splat.run:run",
             input_hashes=_splat_inputs,
             global_keys=("seed", "device"),
+        ),
+        StageSpec(
+            name="mesh",
+            version=1,
+            description="watertight visual meshes per object, background mesh, support plane",
+            upstream=("poses", "splat", "segment"),
+            config_cls=MeshConfig,
+            runner="splat2sim.stages.mesh.run:run",
+        ),
+        StageSpec(
+            name="collision",
+            version=1,
+            description="convex collision hulls per object (CoACD)",
+            upstream=("mesh",),
+            config_cls=CollisionConfig,
+            runner="splat2sim.stages.collision.run:run",
+            global_keys=("seed",),
         ),
     ]
 }

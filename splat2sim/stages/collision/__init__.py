@@ -1,0 +1,1 @@
+"""The collision stage: convex decompositions (CoACD) of the visual meshes."""

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class CollisionConfig:
+    preset: Literal["mujoco", "physx", "bullet"] = field(
+        default="mujoco", metadata={"help": "simulator limits on hull count and vertices per hull (see splat2sim.stages.collision.presets)"}
+    )
+    max_hulls: int = field(default=0, metadata={"help": "hulls per object (0 = the preset's)", "min": 0})
+    max_vertices: int = field(default=0, metadata={"help": "vertices per hull (0 = the preset's)", "min": 0})
+    concavity: float = field(
+        default=0.004, metadata={"help": "allowed concavity in metres; CoACD's threshold = this / object diagonal, clamped", "min": 1e-5}
+    )
+    min_threshold: float = field(default=0.02, metadata={"help": "lowest CoACD threshold (large objects)", "min": 0.001, "max": 1.0})
+    max_threshold: float = field(default=0.1, metadata={"help": "highest CoACD threshold (small objects)", "min": 0.001, "max": 1.0})
+    preprocess_mode: Literal["auto", "on", "off"] = field(default="auto", metadata={"help": "CoACD manifold pre-processing"})
+    resolution: int = field(default=2000, metadata={"help": "CoACD sampling resolution", "min": 100})
+    mcts_iterations: int = field(default=100, metadata={"help": "CoACD MCTS iterations (fewer = faster, coarser cuts)", "min": 10})
+    mcts_depth: int = field(default=3, metadata={"help": "CoACD MCTS depth", "min": 1})
+    mcts_nodes: int = field(default=20, metadata={"help": "CoACD MCTS nodes", "min": 1})
+    bounds_tolerance: float = field(
+        default=0.02, metadata={"help": "hulls may exceed the visual mesh bounds by this share of its diagonal (plus 1 mm)", "min": 0.0}
+    )
+    retries: int = field(default=1, metadata={"help": "decompositions tried with other settings before the single-hull fallback", "min": 0, "max": 3})
+
+    def validate(self) -> None:
+        if self.min_threshold > self.max_threshold:
+            raise ValueError("min_threshold must not exceed max_threshold")

@@ -1,0 +1,124 @@
+"""The collision stage: CoACD per object in a process pool; hull files in the object frame
+and collision.json."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from splat2sim.errors import InputError
+from splat2sim.stages.base import StageContext
+from splat2sim.stages.collision.coacd_runner import decompose, threshold_for
+from splat2sim.stages.collision.presets import limits
+
+SCHEMA_VERSION = 1
+
+
+def load_mesh(path):
+    import trimesh
+
+    if not path.is_file():
+        raise InputError(f"{path} is missing", hint="re-run the mesh stage (`splat2sim build --force mesh`)")
+    return trimesh.load(path, process=False, force="mesh")
+
+
+def make_job(oid: str, vertices: np.ndarray, faces: np.ndarray, cfg, seed: int) -> dict:
+    max_hulls, max_vertices = limits(cfg)
+    diag = float(np.linalg.norm(np.ptp(vertices, axis=0)))
+    settings = {
+        "threshold": threshold_for(diag, cfg.concavity, cfg.min_threshold, cfg.max_threshold),
+        "preprocess_mode": cfg.preprocess_mode, "resolution": cfg.resolution,
+        "mcts_iterations": cfg.mcts_iterations, "mcts_depth": cfg.mcts_depth, "mcts_nodes": cfg.mcts_nodes, "seed": seed,
+    }  # fmt: skip
+    return {"id": oid, "vertices": np.asarray(vertices, np.float64), "faces": np.asarray(faces, np.int64),
+            "settings": settings, "retries": cfg.retries, "max_hulls": max_hulls, "max_vertices": max_vertices,
+            "tolerance": cfg.bounds_tolerance * diag + 0.001}  # fmt: skip
+
+
+def run_jobs(jobs: list[dict], workers: int, progress=None) -> dict[str, dict]:
+    """Decompose every job, in parallel across objects (a spawned process pool: CoACD and
+    OpenMP runtimes do not survive fork reliably)."""
+    results = {}
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            results[job["id"]] = decompose(job)
+            if progress is not None:
+                progress.advance()
+        return results
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # largest first, so the longest job does not start last
+    order = sorted(jobs, key=lambda j: -len(j["faces"]))
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(decompose, job): job["id"] for job in order}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            if progress is not None:
+                progress.advance()
+    return results
+
+
+def hull_volume(v: np.ndarray, f: np.ndarray) -> float:
+    from splat2sim.geometry.inertia import mass_properties
+
+    try:
+        return abs(mass_properties(v, f).volume)
+    except ValueError:
+        return 0.0
+
+
+def run(ctx: StageContext) -> None:
+    import trimesh
+
+    cfg = ctx.config
+    mesh_dir = ctx.upstream_dir("mesh")
+    meshes = json.loads((mesh_dir / "mesh.json").read_text())
+    jobs, mesh_volume = [], {}
+    for obj in meshes.get("objects", []):
+        mesh = load_mesh(mesh_dir / obj["visual"])
+        jobs.append(make_job(obj["id"], mesh.vertices, mesh.faces, cfg, ctx.run_config.seed))
+        mesh_volume[obj["id"]] = float(obj.get("volume") or 0.0)
+    workers = ctx.run_config.workers or os.cpu_count() or 1
+    ctx.backend = f"coacd ({min(workers, max(1, len(jobs)))} worker(s))"
+    with ctx.timed("decompose"), ctx.progress("Convex decomposition", total=len(jobs)) as task:
+        results = run_jobs(jobs, workers, task)
+    records = []
+    for obj in meshes.get("objects", []):
+        oid = obj["id"]
+        res = results[oid]
+        folder = ctx.out_dir / "objects" / oid
+        folder.mkdir(parents=True)
+        hulls, total = [], 0.0
+        for i, (v, f) in enumerate(res["hulls"]):
+            name = f"objects/{oid}/hull_{i:03d}.obj"
+            trimesh.Trimesh(v, f, process=False).export(ctx.out_dir / name, include_normals=False)
+            vol = hull_volume(v, f)
+            total += vol
+            hulls.append({"file": name, "vertices": int(len(v)), "faces": int(len(f)), "volume": vol})
+        warnings = []
+        if res["method"] != "coacd":
+            why = "; ".join(p for a in res["attempts"] for p in a["problems"]) or "no attempt"
+            ctx.fallback(f"{oid} convex decomposition", "a single convex hull", why)
+            warnings.append(f"single convex hull: {why}")
+        elif len(res["attempts"]) > 1:
+            first = "; ".join(res["attempts"][0]["problems"])
+            ctx.warn(f"{oid}: the first decomposition failed ({first}); retried with other settings")
+            warnings.append(f"retried: {first}")
+        mv = mesh_volume.get(oid) or 0.0
+        records.append({
+            "id": oid, "hulls": hulls, "hull_count": len(hulls), "hull_volume": total, "mesh_volume": mv,
+            "hull_to_mesh_volume": (total / mv) if mv > 0 else None, "method": res["method"],
+            "settings": res["settings"], "attempts": res["attempts"], "seconds": res["seconds"], "warnings": warnings,
+        })  # fmt: skip
+    max_hulls, max_vertices = limits(cfg)
+    out = {"schema_version": SCHEMA_VERSION, "preset": cfg.preset, "limits": {"max_hulls": max_hulls, "max_vertices": max_vertices},
+           "objects": records}  # fmt: skip
+    (ctx.out_dir / "collision.json").write_text(json.dumps(out, indent=2) + "\n")
+    ctx.metrics.update({
+        "objects": len(records), "hulls": sum(r["hull_count"] for r in records),
+        "fallbacks": sum(r["method"] != "coacd" for r in records),
+    })  # fmt: skip
+    ctx.summary += [(r["id"], f"{r['hull_count']} hulls ({r['method']}), volume x{(r['hull_to_mesh_volume'] or 0):.2f}, {r['seconds']:.1f} s") for r in records]

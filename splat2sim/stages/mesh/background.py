@@ -1,0 +1,65 @@
+"""The background mesh (TSDF of the background Gaussians at the training views) and the
+support-plane primitive."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def mesh_background(ctx, gaussians, mask: np.ndarray, train, cfg, backend: str) -> dict | None:
+    """Writes background/visual.obj (world frame); returns its mesh.json entry or None."""
+    from splat2sim.stages.mesh import cleanup
+    from splat2sim.stages.mesh.rendering import render_views, subset
+    from splat2sim.stages.mesh.tsdf import Fusion
+
+    if train is None or mask.sum() < 10:
+        ctx.warn("no background mesh (no training views or too few background Gaussians)")
+        return None
+    sub = subset(gaussians, mask)
+    means = sub.means.numpy()
+    lo, hi = np.percentile(means, 1, axis=0), np.percentile(means, 99, axis=0)
+    extent = float(np.linalg.norm(hi - lo))
+    voxel = cfg.background_voxel or max(extent / 256, cfg.min_voxel)
+    rend = render_views(sub, train, backend)
+    depth = np.where(rend.alpha > cfg.alpha_threshold, rend.depth, 0.0)
+    fusion = Fusion(voxel, 3 * voxel)
+    fusion.integrate(depth, rend.rgb, train)
+    mesh = fusion.extract()
+    if len(mesh.faces) == 0:
+        ctx.warn("the background mesh is empty")
+        return None
+    coloured = mesh.copy()
+    mesh, _ = cleanup.keep_components(mesh, cfg.min_component_fraction)
+    if len(mesh.faces) > cfg.background_face_budget:
+        import open3d as o3d
+        import trimesh
+
+        o3 = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(mesh.vertices), o3d.utility.Vector3iVector(mesh.faces))
+        o3 = o3.simplify_quadric_decimation(int(cfg.background_face_budget))
+        mesh = trimesh.Trimesh(np.asarray(o3.vertices), np.asarray(o3.triangles), process=False)
+        mesh.remove_unreferenced_vertices()
+    cleanup.transfer_colours(mesh, coloured)
+    folder = ctx.out_dir / "background"
+    folder.mkdir()
+    mesh.export(folder / "visual.obj", include_normals=False)
+    return {"visual": "background/visual.obj", "faces": int(len(mesh.faces)), "vertices": int(len(mesh.vertices)),
+            "voxel": voxel, "bounds": [mesh.bounds[0].tolist(), mesh.bounds[1].tolist()]}  # fmt: skip
+
+
+def support_plane(background_means: np.ndarray, floor_z: float, obj_lo: list, obj_hi: list) -> dict:
+    """Centre and size of the support surface: the extent of background Gaussians lying on
+    the plane; without them, the objects' footprint grown by half."""
+    if len(background_means):
+        spread = np.ptp(background_means, axis=0)
+        band = max(0.005, 0.01 * float(np.linalg.norm(spread[:2])))
+        on = background_means[np.abs(background_means[:, 2] - floor_z) < band]
+        if len(on) >= 20:
+            lo, hi = np.percentile(on[:, :2], 1, axis=0), np.percentile(on[:, :2], 99, axis=0)
+            return {"center": [float((lo[0] + hi[0]) / 2), float((lo[1] + hi[1]) / 2), floor_z],
+                    "size": [float(hi[0] - lo[0]), float(hi[1] - lo[1])], "source": "background"}  # fmt: skip
+    if obj_lo:
+        lo, hi = np.min(obj_lo, axis=0)[:2], np.max(obj_hi, axis=0)[:2]
+        size = np.maximum((hi - lo) * 1.5, 0.2)
+        c = (lo + hi) / 2
+        return {"center": [float(c[0]), float(c[1]), floor_z], "size": size.tolist(), "source": "object footprint"}
+    return {"center": [0.0, 0.0, floor_z], "size": [1.0, 1.0], "source": "default (no geometry)"}

@@ -1,0 +1,142 @@
+"""The mesh stage: per-object watertight visual meshes (object frame) with mass properties
+for unit density, a background mesh and the support-plane primitive; writes mesh.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from splat2sim.errors import InputError, StageError
+from splat2sim.stages.base import StageContext
+
+SCHEMA_VERSION = 1
+
+
+def read_segmentation(segment_dir: Path, count: int) -> tuple[dict, np.ndarray]:
+    """objects.json and gaussian_labels.npy, checked against the splat's Gaussian count."""
+    objects_path, labels_path = segment_dir / "objects.json", segment_dir / "gaussian_labels.npy"
+    for path in (objects_path, labels_path):
+        if not path.is_file():
+            raise InputError(f"{path} is missing", hint="re-run the segment stage (`splat2sim build --force segment`)")
+    objects = json.loads(objects_path.read_text())
+    labels = np.load(labels_path)
+    if labels.shape != (count,):
+        raise StageError(
+            f"gaussian_labels.npy has shape {labels.shape}, but the splat has {count} Gaussians",
+            hint="segment and splat are out of step: re-run segment",
+        )
+    return objects, labels.astype(np.int64)
+
+
+def support_height(objects: dict) -> tuple[float, list[str]]:
+    """Height of the support plane n.x = offset, taken as horizontal (z = offset / n_z)."""
+    plane = objects.get("support_plane") or {"normal": [0, 0, 1], "offset": 0.0}
+    n = np.asarray(plane.get("normal", [0, 0, 1]), np.float64)
+    n = n / np.linalg.norm(n)
+    notes = []
+    if n[2] < 0.99:
+        notes.append(f"support plane normal {np.round(n, 3).tolist()} is not vertical; meshes are closed at a horizontal plane")
+    return float(plane.get("offset", 0.0)) / max(n[2], 1e-6), notes
+
+
+def run(ctx: StageContext) -> None:
+    import torch
+
+    from splat2sim.geometry.inertia import robust_mass_properties
+    from splat2sim.names import sanitize
+    from splat2sim.render import resolve_backend
+    from splat2sim.stages.mesh import background as B
+    from splat2sim.stages.mesh import rendering as R
+    from splat2sim.stages.mesh.objects import mesh_object
+    from splat2sim.stages.mesh.tsdf import limit_threads
+    from splat2sim.stages.mesh.views import training_views
+
+    limit_threads()
+    cfg = ctx.config
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), ctx.run_config.workers or torch.get_num_threads())))
+    backend, reason = resolve_backend(cfg.backend, "cpu")
+    ctx.backend = backend
+    ctx.metrics["backend_reason"] = reason
+    gaussians = R.load_gaussians(ctx.upstream_dir("splat") / "gaussians.ply")
+    seg, labels = read_segmentation(ctx.upstream_dir("segment"), gaussians.num)
+    floor_z, notes = support_height(seg)
+    for note in notes:
+        ctx.warn(note)
+    train = full = None
+    if cfg.use_training_views:
+        with ctx.timed("render_training_views"):
+            train = training_views(ctx.upstream_dir("poses"), cfg.render_max_side)
+            full = R.render_views(gaussians, train, backend)
+    out = ctx.out_dir
+    records = []
+    all_lo, all_hi = [], []
+    with ctx.progress("Meshing objects", total=len(seg.get("objects", []))) as task:
+        for obj in seg.get("objects", []):
+            oid, index = obj["id"], int(obj["index"])
+            sub = R.subset(gaussians, labels == index)
+            means = sub.means.numpy()
+            resting = floor_z
+            if len(means):
+                low = float(np.percentile(means[:, 2], 0.5)) if len(means) >= 50 else float(means[:, 2].min())
+                height = float(np.ptp(means[:, 2])) if len(means) > 1 else 0.0
+                if low - floor_z > max(0.1 * height, 0.01):
+                    resting = low
+                    ctx.warn(f"{oid}: its lowest point is {low - floor_z:.3f} m above the support plane; its unseen bottom is closed flat there")
+            try:
+                result = mesh_object(sub, train, full, cfg, resting, backend)
+            except ValueError as exc:
+                ctx.warn(f"{oid}: no mesh ({exc}); the object is left out")
+                task.advance()
+                continue
+            if result.fallback:
+                ctx.fallback(f"{oid} mesh: " + result.fallback[0], result.fallback[1], result.fallback[2])
+            for note in result.notes:
+                ctx.warn(f"{oid}: {note}")
+            mesh = result.mesh
+            lo, hi = mesh.bounds
+            all_lo.append(lo), all_hi.append(hi)
+            origin = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, lo[2]])
+            mesh.apply_translation(-origin)
+            props, method, mass_notes = robust_mass_properties(mesh.vertices, mesh.faces, 1.0, cfg.min_thickness)
+            for note in mass_notes:
+                ctx.warn(f"{oid}: {note}")
+            folder = out / "objects" / oid
+            folder.mkdir(parents=True)
+            mesh.export(folder / "visual.obj", include_normals=False)
+            pose = np.eye(4)
+            pose[:3, 3] = origin
+            records.append({
+                "id": oid, "label": obj.get("label", oid), "name": sanitize(obj.get("label", oid)),
+                "visual": f"objects/{oid}/visual.obj",
+                "world_from_object": pose.tolist(),
+                "watertight": bool(mesh.is_watertight and mesh.is_winding_consistent),
+                "volume": float(props.volume), "area": float(mesh.area),
+                "vertices": int(len(mesh.vertices)), "faces": int(len(mesh.faces)),
+                "bounds": [mesh.bounds[0].tolist(), mesh.bounds[1].tolist()],
+                "center_of_mass": props.center_of_mass.tolist(),
+                "inertia_unit_density": props.inertia.tolist(),
+                "mass_properties_from": method,
+                "method": result.method, "voxel": result.voxel, "views": result.views,
+                "gaussians": int(sub.num), "timings": result.timings,
+            })  # fmt: skip
+            task.advance()
+    background = None
+    if cfg.background:
+        with ctx.timed("background"):
+            background = B.mesh_background(ctx, gaussians, labels < 0, train, cfg, backend)
+    plane = B.support_plane(gaussians.means.numpy()[labels < 0], floor_z, all_lo, all_hi)
+    if plane["source"] != "background":
+        ctx.warn(f"support plane size from {plane['source']} (too few background Gaussians on the plane)")
+    result = {
+        "schema_version": SCHEMA_VERSION,
+        "support_plane": {"normal": [0.0, 0.0, 1.0], "offset": floor_z, "size": plane["size"], "center": plane["center"]},
+        "objects": records,
+        "background": background,
+    }
+    (out / "mesh.json").write_text(json.dumps(result, indent=2) + "\n")
+    closed = sum(r["watertight"] for r in records)
+    ctx.metrics.update({"objects": len(records), "watertight": closed, "faces": sum(r["faces"] for r in records)})
+    ctx.summary += [("objects meshed", f"{len(records)} ({closed} watertight)")]
+    ctx.summary += [(r["id"], f"{r['faces']} faces, {r['volume'] * 1e6:.0f} cm^3, {r['method']}") for r in records]
