@@ -1,0 +1,183 @@
+"""The segment stage: split the splat into background and objects, name them.
+
+geometric clusters (always) -> segment-anything refinement (when weights are present)
+-> open-clip labels (when weights are present) -> objects.json, gaussian_labels.npy.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+from splat2sim.errors import StageError
+from splat2sim.stages.base import StageContext
+
+SCHEMA_VERSION = 1
+
+
+def load_splat(ctx: StageContext) -> dict[str, np.ndarray]:
+    from splat2sim.io.gaussians_ply import read_gaussians_ply
+
+    return read_gaussians_ply(ctx.upstream_dir("splat") / "gaussians.ply")
+
+
+def torch_gaussians(data: dict):
+    import torch
+
+    from splat2sim.render import Gaussians
+
+    return Gaussians(*(torch.tensor(np.ascontiguousarray(data[k]), dtype=torch.float32)
+                       for k in ("means", "log_scales", "quats", "opacity_logits", "sh")))  # fmt: skip
+
+
+def scene_size(views) -> float:
+    """Typical distance of the cameras from the scene centre (the world origin)."""
+    return float(np.median(np.linalg.norm(views.centers(), axis=1)))
+
+
+def run(ctx: StageContext) -> None:
+    from splat2sim.stages.segment import geometric as G
+    from splat2sim.stages.segment.views import frustum_counts, load_views
+
+    cfg = ctx.config
+    t0 = time.perf_counter()
+    data = load_splat(ctx)
+    means = data["means"].astype(np.float64)
+    views = load_views(ctx.upstream_dir("frames"), ctx.upstream_dir("poses"), cfg.render_max_side)
+    size = scene_size(views)
+    if not np.isfinite(size) or size <= 0:
+        raise StageError("the cameras sit at the scene centre: no scene size to scale thresholds by", hint="check poses/world.json")
+    with ctx.timed("geometric"):
+        frustum = frustum_counts(means, views, near=0.01 * size)
+        geo = G.segment_geometric(means, data["log_scales"], data["opacity_logits"], frustum, size, cfg)
+        labels = G.attach_hidden(geo.labels, means, geo.candidate, geo.stats["height_margin"],
+                                 1.5 * (geo.stats.get("spacing_objects") or geo.stats["spacing"]))  # fmt: skip
+    method = "geometric"
+    clusters = [{"notes": list(c.notes), "merged": c.merged} for c in geo.clusters]
+    sam_info: dict = {}
+
+    want_sam = cfg.method in ("auto", "sam")
+    if want_sam:
+        from splat2sim.stages.segment import sam as S
+
+        found = S.find_checkpoint(cfg)
+        if found is None:
+            why = S.missing_reason(cfg)
+            if cfg.method == "sam":
+                ctx.fallback("segment-anything masks", "geometric segmentation", why)
+            else:
+                ctx.fallback("segment-anything masks (method=auto)", "geometric segmentation", why)
+        elif not clusters:
+            ctx.warn("segment-anything was not run: geometry found no object to prompt it with")
+        else:
+            with ctx.timed("sam"):
+                model, model_info = S.load_sam(found, device=_device(ctx))
+                ctx.metrics["sam_model"] = model_info
+                if model_info.get("checksum") == "mismatch":
+                    ctx.warn(f"SAM checkpoint {found.path} does not match the official checksum; using it anyway")
+                g = torch_gaussians(data)
+                refined = S.refine_with_sam(model, g, views, labels, geo, cfg, progress=ctx.progress)
+            labels, clusters, sam_info = refined.labels, refined.clusters, refined.info
+            method = "sam"
+    label_source = "none"
+    names: list[str] = [f"object_{k}" for k in range(len(clusters))]
+    scores: list[float | None] = [None] * len(clusters)
+    if cfg.labels in ("auto", "clip") and clusters:
+        from splat2sim.stages.segment import clip_labels as L
+
+        found = L.find_weights(cfg)
+        if found is None:
+            ctx.fallback("open-clip labels", "object_N names", L.missing_reason(cfg))
+        else:
+            with ctx.timed("clip"):
+                bundle = L.load_clip(cfg.clip_model, found, device=_device(ctx))
+                g = torch_gaussians(data)
+                result = L.label_objects(bundle, g, views, labels, len(clusters), L.read_vocabulary(cfg.vocabulary), cfg)
+            label_source = "clip"
+            for k, (label, score, note) in enumerate(zip(result.labels, result.scores, result.notes)):
+                if label is not None and score >= cfg.min_label_score:
+                    names[k], scores[k] = label, round(float(score), 4)
+                else:
+                    scores[k] = None if score is None else round(float(score), 4)
+                if note:
+                    clusters[k]["notes"].append(note)
+            ctx.metrics["clip"] = result.info
+    elif cfg.labels == "none":
+        pass
+    write_outputs(ctx, labels, means, clusters, names, scores, method, label_source, geo, sam_info)
+    ctx.metrics.update({
+        "method": method, "label_source": label_source, "objects": len(clusters),
+        "background_gaussians": int((labels < 0).sum()), "removed_floaters": int(geo.stats["floaters"]),
+        "geometric": {k: (round(v, 6) if isinstance(v, float) else v) for k, v in geo.stats.items()},
+        "rejected_clusters": geo.rejected, "seconds": round(time.perf_counter() - t0, 2),
+    })  # fmt: skip
+    if sam_info:
+        ctx.metrics["sam"] = sam_info
+    ctx.summary += [
+        ("method", method + (f" (labels: {label_source})")),
+        ("objects", ", ".join(f"{n} ({int((labels == k).sum())})" for k, n in enumerate(names)) or "none"),
+        ("background / floaters", f"{int((labels < 0).sum())} / {geo.stats['floaters']}"),
+    ]
+    if not clusters:
+        ctx.warn("no object was found above the support surface")
+
+
+def _device(ctx: StageContext) -> str:
+    import torch
+
+    if ctx.run_config.device == "cuda" or (ctx.run_config.device == "auto" and torch.cuda.is_available()):
+        return "cuda"
+    return "cpu"
+
+
+def write_outputs(ctx, labels, means, clusters, names, scores, method, label_source, geo, sam_info) -> None:
+    from splat2sim.names import unique
+
+    objects = []
+    # stable order by decreasing Gaussian count (the refinement may have changed counts)
+    counts = np.array([int((labels == k).sum()) for k in range(len(clusters))])
+    order = [int(k) for k in np.argsort(-counts, kind="stable") if counts[k] > 0]
+    remap = np.full(len(clusters) + 1, -1, np.int32)
+    for new, old in enumerate(order):
+        remap[old] = new
+    final = np.where(labels >= 0, remap[np.clip(labels, 0, len(clusters))], -1).astype(np.int32)
+    shown = unique([names[k] if not names[k].startswith("object_") else f"object_{i}" for i, k in enumerate(order)])
+    low = geo.stats["height_margin"]
+    for new, old in enumerate(order):
+        members = np.flatnonzero(final == new)
+        p = means[members]
+        lo, hi = p.min(0), p.max(0)
+        support = "table" if lo[2] <= 2 * low + (geo.stats.get("spacing_objects") or 0) else _support_below(new, p, final, means)
+        objects.append({
+            "id": f"obj_{new:03d}", "index": new, "label": shown[new],
+            "label_score": scores[old], "gaussians": int(len(members)),
+            "centroid": [round(float(v), 6) for v in p.mean(0)],
+            "bbox_min": [round(float(v), 6) for v in lo], "bbox_max": [round(float(v), 6) for v in hi],
+            "support": support, "merged": bool(clusters[old]["merged"]), "notes": clusters[old]["notes"],
+        })  # fmt: skip
+    doc = {
+        "schema_version": SCHEMA_VERSION, "method": method, "label_source": label_source,
+        "support_plane": {"normal": [0.0, 0.0, 1.0], "offset": 0.0},
+        "objects": objects, "background_gaussians": int((final < 0).sum()),
+        "removed_floaters": int(geo.stats["floaters"]),
+    }  # fmt: skip
+    np.save(ctx.out_dir / "gaussian_labels.npy", final)
+    (ctx.out_dir / "objects.json").write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def _support_below(index: int, points: np.ndarray, labels: np.ndarray, means: np.ndarray) -> str:
+    """The object under ``points`` (its footprint overlaps, its top is near their bottom), else 'none'."""
+    bottom = points[:, 2].min()
+    cx, cy = points[:, :2].mean(0)
+    for k in range(int(labels.max()) + 1):
+        if k == index:
+            continue
+        q = means[labels == k]
+        if len(q) == 0:
+            continue
+        lo, hi = q.min(0), q.max(0)
+        if lo[0] <= cx <= hi[0] and lo[1] <= cy <= hi[1] and hi[2] <= bottom + 0.25 * (hi[2] - lo[2]):
+            return f"obj_{k:03d}"
+    return "none"
