@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from splat2sim.stages.base import StageContext, StageSpec
+from splat2sim.stages.collision.config import CollisionConfig
 from splat2sim.stages.frames.config import FramesConfig
+from splat2sim.stages.mesh.config import MeshConfig
 from splat2sim.stages.splat.config import SplatConfig
+from splat2sim.stages.physics.config import PhysicsConfig
 from splat2sim.stages.poses.config import PosesConfig
 from splat2sim.stages.export.config import ExportConfig
 from splat2sim.stages.check.config import CheckConfig
+from splat2sim.stages.segment.config import SegmentConfig
 
 
 def _frames_inputs(ctx: StageContext) -> dict[str, str]:
@@ -24,6 +28,12 @@ def _poses_inputs(ctx: StageContext) -> dict[str, str]:
     return {"import": ctx.workspace.hashes.tree_hash(import_hash_files(ctx.config.import_path))}
 
 
+def _segment_inputs(ctx: StageContext) -> dict[str, str]:
+    from splat2sim.stages.segment.inputs import input_hashes
+
+    return input_hashes(ctx)
+
+
 def _splat_inputs(ctx: StageContext) -> dict[str, str]:
     from pathlib import Path
 
@@ -35,6 +45,21 @@ def _splat_inputs(ctx: StageContext) -> dict[str, str]:
     if not path.is_file():
         raise InputError(f"splat file {path} does not exist", hint="check splat.import_ply (or --splat)")
     return {"import_ply": ctx.workspace.hashes.file_hash(path)}
+
+
+def _physics_inputs(ctx: StageContext) -> dict[str, str]:
+    """The material table, the prompt and a user overrides file are inputs from outside."""
+    from pathlib import Path
+
+    from splat2sim.errors import ConfigError
+
+    assets = Path(__file__).resolve().parents[1] / "assets"
+    files = {"materials": assets / "materials.yaml", "prompt": assets / "prompts" / f"{ctx.config.prompt}.txt"}
+    if ctx.config.overrides_file:
+        files["overrides_file"] = Path(ctx.config.overrides_file).expanduser()
+        if not files["overrides_file"].is_file():
+            raise ConfigError(f"overrides file {files['overrides_file']} does not exist", hint="check physics.overrides_file")
+    return {k: ctx.workspace.hashes.file_hash(p) for k, p in files.items() if p.is_file()}
 
 
 STAGES: dict[str, StageSpec] = {
@@ -68,6 +93,42 @@ STAGES: dict[str, StageSpec] = {
             runner="splat2sim.stages.splat.run:run",
             input_hashes=_splat_inputs,
             global_keys=("seed", "device"),
+        ),
+        StageSpec(
+            name="segment",
+            version=1,
+            description="objects split from the background, labelled",
+            upstream=("frames", "poses", "splat"),
+            config_cls=SegmentConfig,
+            runner="splat2sim.stages.segment.run:run",
+            input_hashes=_segment_inputs,
+            global_keys=("device",),
+        ),
+        StageSpec(
+            name="mesh",
+            version=1,
+            description="watertight visual meshes per object, background mesh, support plane",
+            upstream=("poses", "splat", "segment"),
+            config_cls=MeshConfig,
+            runner="splat2sim.stages.mesh.run:run",
+        ),
+        StageSpec(
+            name="collision",
+            version=1,
+            description="convex collision hulls per object (CoACD)",
+            upstream=("mesh",),
+            config_cls=CollisionConfig,
+            runner="splat2sim.stages.collision.run:run",
+            global_keys=("seed",),
+        ),
+        StageSpec(
+            name="physics",
+            version=1,
+            description="material, mass, inertia, friction and restitution per object, with ranges",
+            upstream=("frames", "poses", "segment", "mesh"),
+            config_cls=PhysicsConfig,
+            runner="splat2sim.stages.physics.run:run",
+            input_hashes=_physics_inputs,
         ),
     ]
 }
