@@ -11,6 +11,8 @@ from splat2sim.stages.physics.config import PhysicsConfig
 from splat2sim.stages.poses.config import PosesConfig
 from splat2sim.stages.export.config import ExportConfig
 from splat2sim.stages.check.config import CheckConfig
+from splat2sim.stages.variants.config import VariantsConfig
+from splat2sim.stages.report.config import ReportConfig
 from splat2sim.stages.segment.config import SegmentConfig
 
 
@@ -154,6 +156,22 @@ SIMULATION_STAGES: dict[str, StageSpec] = {
             upstream=("export",),
             config_cls=CheckConfig,
             runner="splat2sim.stages.check.run:run",
+        ),
+        StageSpec(
+            name="variants",
+            version=1,
+            description="domain-randomized scenes in every format, each loaded and settled",
+            upstream=("export", "check"),
+            config_cls=VariantsConfig,
+            runner="splat2sim.stages.variants.run:run",
+        ),
+        StageSpec(
+            name="report",
+            version=1,
+            description="report/index.html: renders, hulls, objects, checks, warnings",
+            upstream=("frames", "poses", "splat", "export", "check"),
+            config_cls=ReportConfig,
+            runner="splat2sim.stages.report.run:run",
         ),
     ]
 }
