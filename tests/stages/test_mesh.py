@@ -77,3 +77,27 @@ def test_quality_reported(meshed):
         assert row["watertight"]
         assert row["chamfer_over_diagonal"] < 0.03, row
         assert row["fscore_5mm"] > 0.7, row
+
+
+@pytest.mark.slow
+def test_collision_stage_end_to_end(meshed):
+    """collision/ from the mesh stage's output: hulls in the object frame within the visual
+    bounds, caps respected, collision.json complete, workers in parallel."""
+    import trimesh
+
+    ws, _cap, _ = meshed
+    api.build(None, ws, until="collision", overrides=[*FAST, "segment.extra_tiny=3", "collision.mcts_iterations=30",
+                                                      "collision.mcts_depth=2", "collision.resolution=1000", "run.workers=2"])  # fmt: skip
+    record = json.loads((ws / "collision" / "collision.json").read_text())
+    meshes = {o["id"]: o for o in json.loads((ws / "mesh" / "mesh.json").read_text())["objects"]}
+    assert record["schema_version"] == 1 and record["preset"] == "mujoco"
+    assert [o["id"] for o in record["objects"]] == list(meshes)
+    for obj in record["objects"]:
+        assert 1 <= obj["hull_count"] <= record["limits"]["max_hulls"]
+        assert obj["hull_to_mesh_volume"] and obj["hull_to_mesh_volume"] > 0.8
+        lo, hi = np.asarray(meshes[obj["id"]]["bounds"])
+        tol = 0.02 * np.linalg.norm(hi - lo) + 0.001
+        for hull in obj["hulls"]:
+            mesh = trimesh.load(ws / "collision" / hull["file"], process=False, force="mesh")
+            assert len(mesh.vertices) <= record["limits"]["max_vertices"] and mesh.is_watertight
+            assert np.all(mesh.bounds[0] >= lo - tol) and np.all(mesh.bounds[1] <= hi + tol)
