@@ -1,0 +1,1 @@
+"""`physics`: material, mass, inertia, friction and restitution per object, with ranges and sources."""
