@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from splat2sim.stages.base import StageContext, StageSpec
+from splat2sim.stages.collision.config import CollisionConfig
 from splat2sim.stages.frames.config import FramesConfig
+from splat2sim.stages.mesh.config import MeshConfig
 from splat2sim.stages.splat.config import SplatConfig
 from splat2sim.stages.physics.config import PhysicsConfig
 from splat2sim.stages.poses.config import PosesConfig
+from splat2sim.stages.export.config import ExportConfig
+from splat2sim.stages.check.config import CheckConfig
+from splat2sim.stages.variants.config import VariantsConfig
+from splat2sim.stages.report.config import ReportConfig
+from splat2sim.stages.segment.config import SegmentConfig
 
 
 def _frames_inputs(ctx: StageContext) -> dict[str, str]:
@@ -21,6 +28,12 @@ def _poses_inputs(ctx: StageContext) -> dict[str, str]:
     from splat2sim.stages.poses.importers import import_hash_files
 
     return {"import": ctx.workspace.hashes.tree_hash(import_hash_files(ctx.config.import_path))}
+
+
+def _segment_inputs(ctx: StageContext) -> dict[str, str]:
+    from splat2sim.stages.segment.inputs import input_hashes
+
+    return input_hashes(ctx)
 
 
 def _splat_inputs(ctx: StageContext) -> dict[str, str]:
@@ -84,6 +97,33 @@ STAGES: dict[str, StageSpec] = {
             global_keys=("seed", "device"),
         ),
         StageSpec(
+            name="segment",
+            version=1,
+            description="objects split from the background, labelled",
+            upstream=("frames", "poses", "splat"),
+            config_cls=SegmentConfig,
+            runner="splat2sim.stages.segment.run:run",
+            input_hashes=_segment_inputs,
+            global_keys=("device",),
+        ),
+        StageSpec(
+            name="mesh",
+            version=1,
+            description="watertight visual meshes per object, background mesh, support plane",
+            upstream=("poses", "splat", "segment"),
+            config_cls=MeshConfig,
+            runner="splat2sim.stages.mesh.run:run",
+        ),
+        StageSpec(
+            name="collision",
+            version=1,
+            description="convex collision hulls per object (CoACD)",
+            upstream=("mesh",),
+            config_cls=CollisionConfig,
+            runner="splat2sim.stages.collision.run:run",
+            global_keys=("seed",),
+        ),
+        StageSpec(
             name="physics",
             version=1,
             description="material, mass, inertia, friction and restitution per object, with ranges",
@@ -95,4 +135,48 @@ STAGES: dict[str, StageSpec] = {
     ]
 }
 
-__all__ = ["STAGES", "StageSpec", "StageContext"]
+
+# The simulation stages. Each is registered once every stage it reads is registered, so that
+# `build` lists it as not implemented (instead of failing) while an upstream stage is missing.
+SIMULATION_STAGES: dict[str, StageSpec] = {
+    spec.name: spec
+    for spec in [
+        StageSpec(
+            name="export",
+            version=1,
+            description="scene.json and MJCF, URDF, USD, SDFormat scenes, the splat, provenance",
+            upstream=("poses", "splat", "segment", "mesh", "collision", "physics"),
+            config_cls=ExportConfig,
+            runner="splat2sim.stages.export.run:run",
+        ),
+        StageSpec(
+            name="check",
+            version=1,
+            description="load and settle every format; repair what is repairable",
+            upstream=("export",),
+            config_cls=CheckConfig,
+            runner="splat2sim.stages.check.run:run",
+        ),
+        StageSpec(
+            name="variants",
+            version=1,
+            description="domain-randomized scenes in every format, each loaded and settled",
+            upstream=("export", "check"),
+            config_cls=VariantsConfig,
+            runner="splat2sim.stages.variants.run:run",
+        ),
+        StageSpec(
+            name="report",
+            version=1,
+            description="report/index.html: renders, hulls, objects, checks, warnings",
+            upstream=("frames", "poses", "splat", "export", "check"),
+            config_cls=ReportConfig,
+            runner="splat2sim.stages.report.run:run",
+        ),
+    ]
+}
+for _spec in SIMULATION_STAGES.values():
+    if all(name in STAGES for name in _spec.upstream):
+        STAGES[_spec.name] = _spec
+
+__all__ = ["SIMULATION_STAGES", "STAGES", "StageSpec", "StageContext"]
