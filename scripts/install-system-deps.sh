@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Debian packages splat2sim needs at run time: EGL / OSMesa for MuJoCo's offscreen
-# renderer (synthetic captures, simulator pictures), OpenMP for the native kernels.
+# Debian packages splat2sim uses: EGL / OSMesa for MuJoCo's offscreen renderer (synthetic
+# captures, simulator pictures), OpenMP for the native kernels, libsdformat (the reference
+# SDFormat parser, to validate exported .sdf files), and chromium (tests open the HTML report).
 set -euo pipefail
-packages=(libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libosmesa6 libgomp1)
+packages=(libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libosmesa6 libgomp1 libsdformat-dev chromium)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

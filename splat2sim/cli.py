@@ -149,6 +149,15 @@ def _register_stage_commands():
 _register_stage_commands()
 
 
+def _register_models_command():
+    from splat2sim.cli_models import register_models_command
+
+    register_models_command(app)
+
+
+_register_models_command()
+
+
 @app.command()
 def status(
     workspace: Path = typer.Argument(..., help="workspace folder"),

@@ -21,7 +21,7 @@ from tests.conftest import panning_frames, tree_state, write_video
 def built_ws(tmp_path_factory, pan_video):
     ws = tmp_path_factory.mktemp("cli") / "ws"
     done = subprocess.run(
-        [sys.executable, "-m", "splat2sim", "build", str(pan_video), "-o", str(ws), "--set", "frames.target_count=10"],
+        [sys.executable, "-m", "splat2sim", "build", str(pan_video), "-o", str(ws), "--until", "frames", "--set", "frames.target_count=10"],
         capture_output=True, text=True,
     )
     assert done.returncode == 0, done.stderr
@@ -48,10 +48,10 @@ def test_help_and_version(run_cli):
 
 def test_build_summary_and_status(built_ws, run_cli):
     done = run_cli("status", built_ws, check_code=0)
-    assert "frames" in done.stdout and "fresh" in done.stdout and "not implemented" in done.stdout
+    assert "frames" in done.stdout and "fresh" in done.stdout and "missing" in done.stdout
     done = run_cli("status", built_ws, "--set", "frames.max_side=100", check_code=0)
     assert "stale" in done.stdout and "frames.max_side" in done.stdout
-    done = run_cli("build", "-o", built_ws, check_code=0)
+    done = run_cli("build", "-o", built_ws, "--until", "frames", check_code=0)
     assert "nothing (all fresh)" in done.stderr
 
 
@@ -82,7 +82,7 @@ def _bad_config(tmp: Path) -> Path:
 def test_bad_input_leaves_the_workspace_alone(built_ws, run_cli, tmp_path, args, code, message):
     before = tree_state(built_ws / "frames")
     command, *rest = args(tmp_path)
-    where = [built_ws] if command != "build" else ["-o", built_ws]
+    where = [built_ws] if command != "build" else ["-o", built_ws, "--until", "frames"]
     done = run_cli(command, *where, *rest)
     assert done.returncode == code, done.stderr
     assert message in done.stderr and "hint:" in done.stderr
@@ -121,7 +121,7 @@ def long_video(tmp_path_factory) -> Path:
 def _start_then_interrupt(ws: Path, video: Path, sig: int) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "splat2sim", "build", str(video), "-o", str(ws), "--force", "frames", "--set", "frames.target_count=20"],
+        [sys.executable, "-m", "splat2sim", "build", str(video), "-o", str(ws), "--until", "frames", "--force", "frames", "--set", "frames.target_count=20"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     staging = ws / layout.STAGING_DIR
@@ -142,7 +142,7 @@ def _start_then_interrupt(ws: Path, video: Path, sig: int) -> subprocess.Complet
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_interrupted_stage_keeps_the_previous_result(long_video, tmp_path, run_cli, sig):
     ws = tmp_path / "ws"
-    run_cli("build", long_video, "-o", ws, "--set", "frames.target_count=20", check_code=0)
+    run_cli("build", long_video, "-o", ws, "--until", "frames", "--set", "frames.target_count=20", check_code=0)
     before = tree_state(ws / "frames")
     done = _start_then_interrupt(ws, long_video, sig)
     if sig == signal.SIGINT:
@@ -154,7 +154,7 @@ def test_interrupted_stage_keeps_the_previous_result(long_video, tmp_path, run_c
     status = run_cli("status", ws, check_code=0)
     assert "fresh" in status.stdout.splitlines()[3] or "fresh" in status.stdout
     # the next run repairs leftovers and finds nothing to do
-    again = run_cli("build", "-o", ws, check_code=0)
+    again = run_cli("build", "-o", ws, "--until", "frames", check_code=0)
     assert "nothing (all fresh)" in again.stderr
     assert not list((ws / layout.STAGING_DIR).iterdir())
 

@@ -187,6 +187,6 @@ def test_stage_needs_its_upstream(tmp_path, with_poses_stage):
         api.run_stage(tmp_path / "ws", "poses")
 
 
-def test_unimplemented_stage_is_a_clear_error(tmp_path):
-    with pytest.raises(Exception, match="not implemented"):
-        api.run_stage(tmp_path / "ws", "report")
+def test_unknown_stage_is_a_clear_error(tmp_path):
+    with pytest.raises(Exception, match="(?s)unknown stage 'reprot'.*did you mean 'report'"):
+        api.run_stage(tmp_path / "ws", "reprot")
