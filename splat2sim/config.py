@@ -120,6 +120,26 @@ class Config:
                 value = yaml.safe_load(raw) if raw.strip() else ""
             except yaml.YAMLError:
                 value = raw
+            field_name, _, nested = field_name.partition(".")
+            if nested:
+                # section.mapping_field.a.b=value deep-merges into a dict field
+                current = getattr(config._sections.get(section_name), field_name, None)
+                if not isinstance(current, dict):
+                    raise ConfigError(
+                        f"--set {key.strip()}: '{section_name}.{field_name}' is not a mapping, so it has no key '{nested}'",
+                        hint=f"use --set {section_name}.{field_name}=VALUE",
+                    )
+                merged = copy.deepcopy(current)
+                node = merged
+                parts = nested.split(".")
+                for part in parts[:-1]:
+                    child = node.get(part)
+                    if not isinstance(child, dict):
+                        child = {}
+                        node[part] = child
+                    node = child
+                node[parts[-1]] = value
+                value = merged
             config = config.apply({section_name: {field_name: value}}, origin=f"--set {key.strip()}")
         return config
 

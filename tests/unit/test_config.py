@@ -87,3 +87,11 @@ def test_layering_on_a_base_and_preset_reset():
     assert layered.section("frames").target_count == 9 and layered.section("frames").max_side == 300
     reset = load_config(base=base, preset="cpu")
     assert reset.section("frames").target_count == read_preset("cpu")["frames"]["target_count"]
+
+
+def test_dotted_override_deep_merges_into_a_mapping_field():
+    config = load_config(overrides=["physics.objects.obj_000.mass=0.4", "physics.objects.obj_000.static_friction=0.7",
+                                     "physics.objects.mug.mass=0.3"])
+    assert config.section("physics").objects == {"obj_000": {"mass": 0.4, "static_friction": 0.7}, "mug": {"mass": 0.3}}
+    with pytest.raises(ConfigError, match="is not a mapping"):
+        load_config(overrides=["frames.target_count.x=3"])
