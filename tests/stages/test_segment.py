@@ -194,3 +194,23 @@ def test_clip_labels_with_random_open_clip(apart_ws):
     text[3] = feats[0]
     best, score, mean = aggregate(feats, text, 100.0)
     assert best == 3 and score > 0.99 and abs(mean.sum() - 1) < 1e-9
+
+
+def test_clusters_beyond_the_support_edge_are_not_objects():
+    """A wall crossing the support's height beyond the table edge goes on below the support;
+    an object on the table has the support layer around it."""
+    import numpy as np
+
+    from splat2sim.stages.segment.geometric import support_around
+
+    rng = np.random.default_rng(0)
+    table = np.c_[rng.uniform(-0.5, 0.5, (4000, 2)), rng.normal(0, 0.002, 4000)]
+    wall = np.c_[np.full(3000, 0.9), rng.uniform(-0.5, 0.5, 3000), rng.uniform(-0.8, 0.3, 3000)]
+    wall[:, 0] += rng.normal(0, 0.003, 3000)
+    means = np.concatenate([table, wall])
+    mug_xy = rng.uniform(-0.04, 0.04, (300, 2))
+    support, below = support_around(mug_xy, means, margin=0.01, cell=0.02)
+    assert support > 20 and below == 0
+    wall_piece = wall[(wall[:, 2] > 0.02) & (wall[:, 2] < 0.1), :2]
+    support, below = support_around(wall_piece, means, margin=0.01, cell=0.02)
+    assert below > support

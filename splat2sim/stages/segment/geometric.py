@@ -51,13 +51,20 @@ def knn_spacing(points: np.ndarray, k: int = 3, sample: int = 20000, seed: int =
     return float(np.median(d[:, k]))
 
 
-def table_thickness(z: np.ndarray, band: float) -> float:
-    """Robust spread (1.4826 MAD + |median|) of the Gaussians within ``band`` of z = 0."""
-    near = z[np.abs(z) < band]
-    if len(near) < 10:
-        return 0.0
-    med = float(np.median(near))
-    return 1.4826 * float(np.median(np.abs(near - med))) + abs(med)
+def table_thickness(z: np.ndarray, band: float, iterations: int = 2) -> float:
+    """Robust spread (1.4826 MAD + |median|) of the Gaussians within ``band`` of z = 0.
+
+    The band is then narrowed to 3x that spread and measured again, so Gaussians of the
+    objects' lower parts (which a wide first band includes) do not inflate the layer."""
+    thickness = 0.0
+    for _ in range(iterations):
+        near = z[np.abs(z) < band]
+        if len(near) < 10:
+            return thickness
+        med = float(np.median(near))
+        thickness = 1.4826 * float(np.median(np.abs(near - med))) + abs(med)
+        band = max(3.0 * thickness, 1e-6)
+    return thickness
 
 
 def connected_clusters(points: np.ndarray, radius: float, min_samples: int = 4) -> np.ndarray:
@@ -219,7 +226,8 @@ def segment_geometric(
     opac = sigmoid(opacity_logits)
     size = np.exp(log_scales.max(1))
     spacing_all = knn_spacing(means)
-    thickness = table_thickness(z, band=max(4 * spacing_all, 0.01 * scene_size))
+    # the first band scales with the camera distance, not with the (room-dominated) spacing
+    thickness = table_thickness(z, band=0.02 * scene_size)
     margin = cfg.height_margin * max(thickness, 0.5 * spacing_all, 1e-4 * scene_size)
     above = z > margin
     floater = above & ((opac < cfg.min_opacity) | (size > cfg.max_scale * scene_size) | (frustum_views < cfg.min_views))
@@ -263,8 +271,14 @@ def segment_geometric(
         if width > cfg.max_object_size * scene_size:
             rejected.append({**summary, "reason": "wider than max_object_size x scene size (wall or furniture)"})
             continue
-        if hi[2] < 2 * margin + spacing:
+        if hi[2] < 2 * margin:
             rejected.append({**summary, "reason": "flat patch on the support surface"})
+            continue
+        support, below = support_around(p[:, :2], means, margin, 1.5 * spacing)
+        if below > support:
+            # e.g. a wall or a cupboard crossing the support's height beyond its edge
+            rejected.append({**summary, "support_around": support, "below_around": below,
+                             "reason": "not resting on the support surface (around it the scene goes on below the support)"})
             continue
         if cfg.split_touching:
             parts, suspicious = split_touching(p, 1.5 * spacing, cfg.neck_ratio, min_count)
@@ -283,6 +297,24 @@ def segment_geometric(
     stats["clusters"] = len(clusters)
     stats["rejected_clusters"] = len(rejected)
     return GeometricResult(labels, clusters, stats, candidate, floater, rejected)
+
+
+def support_around(xy: np.ndarray, means: np.ndarray, margin: float, cell: float, ring_cells: int = 3) -> tuple[int, int]:
+    """Gaussians in a ring around a footprint ``xy`` [M,2]: how many lie in the support
+    layer (|z| <= margin) and how many well below it (z < -3 margin)."""
+    from scipy.ndimage import binary_dilation
+
+    lo = xy.min(0) - (ring_cells + 1) * cell
+    shape = np.ceil((xy.max(0) + (ring_cells + 1) * cell - lo) / cell).astype(int) + 1
+    grid = np.zeros(shape, bool)
+    ij = ((xy - lo) / cell).astype(int)
+    grid[ij[:, 0], ij[:, 1]] = True
+    ring = binary_dilation(grid, iterations=ring_cells) & ~binary_dilation(grid, iterations=1)
+    inside = np.all((means[:, :2] >= lo) & (means[:, :2] < lo + shape * cell), axis=1)
+    cells = ((means[inside, :2] - lo) / cell).astype(int)
+    in_ring = ring[cells[:, 0], cells[:, 1]]
+    z = means[inside, 2][in_ring]
+    return int((np.abs(z) <= margin).sum()), int((z < -3 * margin).sum())
 
 
 def attach_hidden(labels: np.ndarray, means: np.ndarray, candidate: np.ndarray, margin: float, cell: float) -> np.ndarray:
