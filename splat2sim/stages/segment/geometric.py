@@ -300,8 +300,9 @@ def segment_geometric(
 
 
 def support_around(xy: np.ndarray, means: np.ndarray, margin: float, cell: float, ring_cells: int = 3) -> tuple[int, int]:
-    """Gaussians in a ring around a footprint ``xy`` [M,2]: how many lie in the support
-    layer (|z| <= margin) and how many well below it (z < -3 margin)."""
+    """How many Gaussians lie in the support layer (|z| <= margin) in a ring around a
+    footprint ``xy`` [M,2], and how many lie well below it (z < -3 margin) under the
+    footprint or in that ring. A vertical wall goes on straight down under its footprint."""
     from scipy.ndimage import binary_dilation
 
     lo = xy.min(0) - (ring_cells + 1) * cell
@@ -309,12 +310,14 @@ def support_around(xy: np.ndarray, means: np.ndarray, margin: float, cell: float
     grid = np.zeros(shape, bool)
     ij = ((xy - lo) / cell).astype(int)
     grid[ij[:, 0], ij[:, 1]] = True
-    ring = binary_dilation(grid, iterations=ring_cells) & ~binary_dilation(grid, iterations=1)
+    area = binary_dilation(grid, iterations=ring_cells)
+    ring = area & ~binary_dilation(grid, iterations=1)
     inside = np.all((means[:, :2] >= lo) & (means[:, :2] < lo + shape * cell), axis=1)
     cells = ((means[inside, :2] - lo) / cell).astype(int)
+    z = means[inside, 2]
     in_ring = ring[cells[:, 0], cells[:, 1]]
-    z = means[inside, 2][in_ring]
-    return int((np.abs(z) <= margin).sum()), int((z < -3 * margin).sum())
+    in_area = area[cells[:, 0], cells[:, 1]]
+    return int((np.abs(z[in_ring]) <= margin).sum()), int((z[in_area] < -3 * margin).sum())
 
 
 def attach_hidden(labels: np.ndarray, means: np.ndarray, candidate: np.ndarray, margin: float, cell: float) -> np.ndarray:
