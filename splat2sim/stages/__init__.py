@@ -98,7 +98,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="segment",
-            version=1,
+            version=2,
             description="objects split from the background, labelled",
             upstream=("frames", "poses", "splat"),
             config_cls=SegmentConfig,
