@@ -98,7 +98,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="segment",
-            version=2,
+            version=3,
             description="objects split from the background, labelled",
             upstream=("frames", "poses", "splat"),
             config_cls=SegmentConfig,
@@ -108,7 +108,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="mesh",
-            version=1,
+            version=2,
             description="watertight visual meshes per object, background mesh, support plane",
             upstream=("poses", "splat", "segment"),
             config_cls=MeshConfig,

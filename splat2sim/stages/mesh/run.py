@@ -81,7 +81,10 @@ def run(ctx: StageContext) -> None:
             if len(means):
                 low = float(np.percentile(means[:, 2], 0.5)) if len(means) >= 50 else float(means[:, 2].min())
                 height = float(np.ptp(means[:, 2])) if len(means) > 1 else 0.0
-                if low - floor_z > max(0.1 * height, 0.01):
+                # within the support layer an object's Gaussians cannot be told from the
+                # support's: an object whose lowest Gaussian is there rests on the support
+                layer = float((seg.get("support_plane") or {}).get("height_margin", 0.0))
+                if low - floor_z > max(0.1 * height, 0.01, layer):
                     resting = low
                     ctx.warn(f"{oid}: its lowest point is {low - floor_z:.3f} m above the support plane; its unseen bottom is closed flat there")
             try:

@@ -320,9 +320,11 @@ def support_around(xy: np.ndarray, means: np.ndarray, margin: float, cell: float
     return int((np.abs(z[in_ring]) <= margin).sum()), int((z[in_area] < -3 * margin).sum())
 
 
-def attach_hidden(labels: np.ndarray, means: np.ndarray, candidate: np.ndarray, margin: float, cell: float) -> np.ndarray:
-    """Give each object the Gaussians at or below the margin inside its footprint (its
-    bottom face, and table under it that no camera sees). Returns new labels."""
+def attach_hidden(labels: np.ndarray, means: np.ndarray, candidate: np.ndarray, margin: float, cell: float,
+                  layer: float | None = None) -> np.ndarray:
+    """Give each object the Gaussians at or below the margin inside its footprint: its lower
+    part (above the support layer ``layer``, inside the footprint) and its bottom face and
+    the table under it that no camera sees (inside the eroded footprint). Returns new labels."""
     from scipy import ndimage
 
     out = labels.copy()
@@ -330,14 +332,19 @@ def attach_hidden(labels: np.ndarray, means: np.ndarray, candidate: np.ndarray, 
     low_idx = np.flatnonzero(low)
     if not len(low_idx):
         return out
+    layer = margin if layer is None else min(layer, margin)
+    above_layer = means[low_idx, 2] > layer
     for k in range(int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 0):
         members = np.flatnonzero(labels == k)
         grid, lo, _ = _footprint(means[members, :2], cell)
-        grid = ndimage.binary_erosion(grid, iterations=1)
         ij = np.floor((means[low_idx, :2] - lo) / cell).astype(int)
         inside = (ij >= 0).all(1) & (ij[:, 0] < grid.shape[0]) & (ij[:, 1] < grid.shape[1])
-        hit = np.zeros(len(low_idx), bool)
-        hit[inside] = grid[ij[inside, 0], ij[inside, 1]]
+        in_footprint = np.zeros(len(low_idx), bool)
+        in_footprint[inside] = grid[ij[inside, 0], ij[inside, 1]]
+        eroded = ndimage.binary_erosion(grid, iterations=1)
+        in_core = np.zeros(len(low_idx), bool)
+        in_core[inside] = eroded[ij[inside, 0], ij[inside, 1]]
+        hit = (in_footprint & above_layer) | in_core
         take = low_idx[hit & (out[low_idx] < 0)]
         out[take] = k
     return out

@@ -53,7 +53,8 @@ def run(ctx: StageContext) -> None:
         frustum = frustum_counts(means, views, near=0.01 * size)
         geo = G.segment_geometric(means, data["log_scales"], data["opacity_logits"], frustum, size, cfg)
         labels = G.attach_hidden(geo.labels, means, geo.candidate, geo.stats["height_margin"],
-                                 1.5 * (geo.stats.get("spacing_objects") or geo.stats["spacing"]))  # fmt: skip
+                                 1.5 * (geo.stats.get("spacing_objects") or geo.stats["spacing"]),
+                                 layer=geo.stats["table_thickness"])  # fmt: skip
     method = "geometric"
     clusters = [{"notes": list(c.notes), "merged": c.merged} for c in geo.clusters]
     sam_info: dict = {}
@@ -159,7 +160,11 @@ def write_outputs(ctx, labels, means, clusters, names, scores, method, label_sou
         })  # fmt: skip
     doc = {
         "schema_version": SCHEMA_VERSION, "method": method, "label_source": label_source,
-        "support_plane": {"normal": [0.0, 0.0, 1.0], "offset": 0.0},
+        # layer_thickness: how thick the support's Gaussians are; below height_margin an
+        # object's Gaussians cannot be told from the support's (meshing extends objects there)
+        "support_plane": {"normal": [0.0, 0.0, 1.0], "offset": 0.0,
+                          "layer_thickness": round(float(geo.stats["table_thickness"]), 6),
+                          "height_margin": round(float(geo.stats["height_margin"]), 6)},
         "objects": objects, "background_gaussians": int((final < 0).sum()),
         "removed_floaters": int(geo.stats["floaters"]),
     }  # fmt: skip
