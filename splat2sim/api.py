@@ -336,9 +336,17 @@ def status(workspace, *, preset=None, config_files=(), overrides=()) -> list[Sta
     config = resolve_config(ws, preset=preset, config_files=config_files, overrides=overrides)
     input_path = _input_for(ws, None)
     rows = []
+    states: dict[str, str] = {}
     for name in layout.STAGE_ORDER:
         if name not in STAGES:
             rows.append(StageStatus(name, "not implemented", "planned"))
             continue
-        rows.append(stage_status(ws, STAGES[name], config, input_path))
+        row = stage_status(ws, STAGES[name], config, input_path)
+        if row.state == "fresh":
+            # fresh against its upstream's current result, but that result is itself out of date
+            behind = [u for u in STAGES[name].upstream if states.get(u) not in (None, "fresh")]
+            if behind:
+                row = StageStatus(name, "stale", f"upstream '{behind[0]}' is {states[behind[0]]}", row.record)
+        states[name] = row.state
+        rows.append(row)
     return rows

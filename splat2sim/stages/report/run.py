@@ -198,4 +198,4 @@ def run(ctx: StageContext) -> None:
 """
     (out / "index.html").write_text(page)
     ctx.metrics.update({"views": len(cams), "images": len(list(images.iterdir())), "splat_backend": backend})
-    ctx.summary.append(("report", str(out / "index.html")))
+    ctx.summary.append(("report", str(ctx.workspace.stage_dir("report") / "report" / "index.html")))
