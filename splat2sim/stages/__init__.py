@@ -108,7 +108,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="mesh",
-            version=2,
+            version=4,
             description="watertight visual meshes per object, background mesh, support plane",
             upstream=("poses", "splat", "segment"),
             config_cls=MeshConfig,

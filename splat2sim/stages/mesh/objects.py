@@ -43,8 +43,9 @@ def mesh_object(gaussians, train_views, full_train, cfg, floor_z: float | None, 
             raise ValueError("the object has no Gaussians")
         return ObjectMesh(mesh, used, fallback=("TSDF fusion", used, f"only {gaussians.num} Gaussians (min_gaussians={cfg.min_gaussians})"))
     lo, hi = robust_extent(means)
-    if floor_z is not None:
-        lo[2] = max(min(lo[2], hi[2]), floor_z) if lo[2] > floor_z else lo[2]
+    observed_low = float(lo[2])
+    if floor_z is not None and lo[2] > floor_z:
+        lo[2] = floor_z  # the object rests on floor_z: its volume reaches down to it
     diag = float(np.linalg.norm(hi - lo))
     if np.min(hi - lo) < cfg.min_thickness or diag < 4 * cfg.min_voxel:
         mesh, used = cleanup.hull_or_box(np.clip(means, lo, hi), cfg.min_thickness)
@@ -81,6 +82,8 @@ def mesh_object(gaussians, train_views, full_train, cfg, floor_z: float | None, 
     tsdf, observed = solid.tsdf_on_grid(fusion, grid)
     free = solid.carve(grid, view_sets, renders, cfg.alpha_threshold, trunc)
     field = solid.signed_field(tsdf, observed, free, trunc, grid, floor_z)
+    if floor_z is not None and observed_low > floor_z + voxel:
+        field = solid.extrude_down(field, grid, observed_low + voxel, floor_z)
     timings["carve"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     mesh = solid.extract_level_set(field, grid, edge=cfg.level_set_edge * voxel)

@@ -85,6 +85,20 @@ def signed_field(tsdf: np.ndarray, observed: np.ndarray, free: np.ndarray, trunc
     return field
 
 
+def extrude_down(field: np.ndarray, grid: Grid, z_from: float, z_to: float) -> np.ndarray:
+    """Extend the cross-section at height ``z_from`` straight down to ``z_to``: the band
+    between an object's lowest observed part and the support cannot be told from the
+    support's own Gaussians, and an object resting there fills it with its outline."""
+    z = grid.origin[2] + grid.voxel * np.arange(grid.shape[2])
+    k_from = int(np.searchsorted(z, z_from))
+    if k_from <= 0 or k_from >= grid.shape[2]:
+        return field
+    band = (z < z[k_from]) & (z >= z_to - grid.voxel)
+    out = field.copy()
+    out[:, :, band] = np.minimum(out[:, :, band], field[:, :, k_from][:, :, None])
+    return out
+
+
 def extract_level_set(field: np.ndarray, grid: Grid, edge: float | None = None):
     """The zero level set of ``field`` (positive outside) as a closed manifold
     trimesh.Trimesh (manifold3d's marching tetrahedra, trilinear interpolation)."""
