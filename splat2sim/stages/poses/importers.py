@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from splat2sim.errors import InputError
-from splat2sim.stages.poses.solved import Solved, intrinsics_from_params
+from splat2sim.stages.poses.solved import Solved, intrinsics_from_params, points_from_reconstruction
 
 OPENGL_TO_OPENCV = np.diag([1.0, -1.0, -1.0, 1.0])
 
@@ -151,27 +151,18 @@ def import_colmap(model_dir: Path, frames_json: dict) -> Imported:
         if image.has_pose:
             registered[i] = True
             cam_from_world[i, :3, :4] = image.cam_from_world().matrix()
-    pts, cols, errs, tracks = [], [], [], []
-    for p in rec.points3D.values():
-        pts.append(p.xyz)
-        cols.append(p.color)
-        errs.append(p.error)
-        tracks.append(p.track.length())
     solved = Solved(
         names=[Path(f["file"]).name for f in frames_json["frames"]],
         registered=registered,
         cam_from_world=cam_from_world,
         camera_index=camera_index,
         cameras=cameras,
-        points=np.asarray(pts, float).reshape(-1, 3),
-        colors=np.asarray(cols, np.uint8).reshape(-1, 3),
-        point_errors=np.asarray(errs, float),
-        track_lengths=np.asarray(tracks, int),
+        **points_from_reconstruction(rec),
     )
     notes = {"images_in_model": rec.num_images(), "registered_in_model": rec.num_reg_images()}
     if unsupported:
         notes["unsupported_camera_models"] = sorted(unsupported)
-    return Imported(solved, "colmap", model_dir, int(registered.sum()), unmatched, notes, has_points=len(pts) > 0)
+    return Imported(solved, "colmap", model_dir, int(registered.sum()), unmatched, notes, has_points=len(solved.points) > 0)
 
 
 def _intrinsics_from_transforms(entry: dict, top: dict, fallback_size: tuple[int, int]) -> dict:

@@ -150,24 +150,32 @@ def from_reconstruction(rec, names: list[str]) -> Solved:
             T = np.eye(4)
             T[:3, :4] = image.cam_from_world().matrix()
             cam_from_world[i] = T
-    pts, cols, errs, tracks = [], [], [], []
-    for p in rec.points3D.values():
-        pts.append(p.xyz)
-        cols.append(p.color)
-        errs.append(p.error)
-        tracks.append(p.track.length())
     return Solved(
         names=list(names),
         registered=registered,
         cam_from_world=cam_from_world,
         camera_index=camera_index,
         cameras=cameras,
-        points=np.asarray(pts, float).reshape(-1, 3),
-        colors=np.asarray(cols, np.uint8).reshape(-1, 3),
-        point_errors=np.asarray(errs, float),
-        track_lengths=np.asarray(tracks, int),
+        **points_from_reconstruction(rec),
         reconstruction=rec,
     )
+
+
+def points_from_reconstruction(rec) -> dict[str, np.ndarray]:
+    """The sparse points of a pycolmap Reconstruction as Solved fields: points [P,3],
+    colors [P,3] uint8, point_errors [P] (px), track_lengths [P]."""
+    pts, cols, errs, tracks = [], [], [], []
+    for p in rec.points3D.values():
+        pts.append(p.xyz)
+        cols.append(p.color)
+        errs.append(p.error)
+        tracks.append(p.track.length())
+    return {
+        "points": np.asarray(pts, float).reshape(-1, 3),
+        "colors": np.asarray(cols, np.uint8).reshape(-1, 3),
+        "point_errors": np.asarray(errs, float),
+        "track_lengths": np.asarray(tracks, int),
+    }
 
 
 def to_reconstruction(solved: Solved):
