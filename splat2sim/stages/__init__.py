@@ -143,7 +143,7 @@ SIMULATION_STAGES: dict[str, StageSpec] = {
     for spec in [
         StageSpec(
             name="export",
-            version=1,
+            version=2,  # 2: geometry scaled by physics' scale_from_sizes
             description="scene.json and MJCF, URDF, USD, SDFormat scenes, the splat, provenance",
             upstream=("poses", "splat", "segment", "mesh", "collision", "physics"),
             config_cls=ExportConfig,

@@ -36,6 +36,7 @@ class GTConfig:
     friction: float = 0.6
     restitution: float = 0.1
     bad_inertia: str = ""  # an object id whose physics inertia is made invalid
+    scale_from_sizes: float = 0.0  # > 0: physics.json claims poses had no metric scale and sizes gave this one
 
 
 def _gt(ctx) -> tuple[Path, dict, np.ndarray]:
@@ -176,7 +177,9 @@ def run_physics(ctx) -> None:
                                  "rolling": {"value": 0.001, "range": [0.0, 0.003]}},
                     "restitution": {"value": e, "range": [0.0, 2 * e + 0.05]},
                     "source": "user", "confidence": 1.0, "notes": ["ground truth (test fixture)"]})
-    (ctx.out_dir / "physics.json").write_text(json.dumps({"schema_version": 1, "objects": out, "scale_from_sizes": None}, indent=2))
+    s = ctx.config.scale_from_sizes
+    scale_info = {"scale": s, "range": [0.8 * s, 1.25 * s], "log_sigma": 0.11, "source": "prior", "per_object": {}} if s > 0 else None
+    (ctx.out_dir / "physics.json").write_text(json.dumps({"schema_version": 1, "objects": out, "scale_from_sizes": scale_info}, indent=2))
 
 
 SPECS = {

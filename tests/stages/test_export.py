@@ -28,6 +28,11 @@ def nasty_ws(tmp_path_factory):
     return gt_workspace(tmp_path_factory, "export_nasty", until="export", label_style="nasty", bad_inertia="obj_001")
 
 
+@pytest.fixture(scope="module")
+def scaled_ws(tmp_path_factory):
+    return gt_workspace(tmp_path_factory, "export_scaled", until="export", scale_from_sizes=2.0)
+
+
 def _settle_both(export_dir):
     from splat2sim.scene import load_scene
     from splat2sim.sim.mujoco_sim import compile_model, settle_mujoco
@@ -229,3 +234,31 @@ def test_python_api_loads_into_both_simulators(ws):
         assert set(ids) == {"_environment", *(b.name for b in scene.bodies)}
     finally:
         p.disconnect(client)
+
+
+def _obj_vertices(path):
+    return np.array([[float(x) for x in line.split()[1:4]] for line in path.read_text().splitlines() if line.startswith("v ")])
+
+
+def test_scale_from_object_sizes_scales_every_length(ws, scaled_ws):
+    """When physics took the metric scale from object sizes, export scales poses, meshes,
+    hulls, the support plane and the splats by it, and the scene still rests."""
+    from splat2sim.io.gaussians_ply import read_gaussians_ply
+    from splat2sim.scene import load_scene
+
+    a, b = load_scene(ws / "export" / "scene.json"), load_scene(scaled_ws / "export" / "scene.json")
+    assert b.environment["scale_from_sizes"]["scale"] == 2.0 and "scale_from_sizes" not in a.environment
+    np.testing.assert_allclose(b.environment["support_plane"]["size"], 2 * np.asarray(a.environment["support_plane"]["size"]))
+    for ba, bb in zip(a.bodies, b.bodies):
+        np.testing.assert_allclose(bb.position, 2 * np.asarray(ba.position), atol=1e-9)
+        for rel_a, rel_b in [(ba.visual, bb.visual), *zip(ba.collision, bb.collision)]:
+            np.testing.assert_allclose(_obj_vertices(scaled_ws / "export" / rel_b), 2 * _obj_vertices(ws / "export" / rel_a), rtol=1e-6, atol=1e-9)
+        sa, sb = read_gaussians_ply(ws / "export" / ba.splat), read_gaussians_ply(scaled_ws / "export" / bb.splat)
+        np.testing.assert_allclose(sb["means"], 2 * sa["means"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(sb["log_scales"], sa["log_scales"] + np.log(2.0), atol=1e-5)
+    readme = (scaled_ws / "export" / "README.md").read_text()
+    assert "object sizes" in readme and "x2 applied by export" in readme
+    _, mj, pb = _settle_both(scaled_ws / "export")
+    for result in (mj, pb):
+        for body in result.bodies:
+            assert body.finite and body.drift_mm < 4.0 and body.penetration_mm < 4.0, (result.simulator, body)

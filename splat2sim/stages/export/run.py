@@ -25,14 +25,23 @@ def _read_json(ctx: StageContext, stage: str, name: str, required: bool = True) 
     return json.loads(path.read_text())
 
 
-def _copy_obj(src: Path, dst_dir: Path, stem: str) -> tuple[str, str | None]:
-    """Copy an OBJ (and its MTL and textures). Returns (obj file name, texture file name or None)."""
+def _scale_vertex_line(line: str, scale: float) -> str:
+    """An OBJ ``v x y z [r g b]`` line with x, y, z multiplied by ``scale`` (colours kept)."""
+    parts = line.split()
+    return " ".join(["v", *(f"{float(x) * scale:.9g}" for x in parts[1:4]), *parts[4:]])
+
+
+def _copy_obj(src: Path, dst_dir: Path, stem: str, scale: float = 1.0) -> tuple[str, str | None]:
+    """Copy an OBJ (and its MTL and textures), its vertices multiplied by ``scale``.
+    Returns (obj file name, texture file name or None)."""
     dst_dir.mkdir(parents=True, exist_ok=True)
     text = src.read_text(errors="replace")
     texture = None
     out_lines = []
     for line in text.splitlines():
-        if line.startswith("mtllib "):
+        if scale != 1.0 and line.startswith("v "):
+            line = _scale_vertex_line(line, scale)
+        elif line.startswith("mtllib "):
             mtl = src.parent / line.split(maxsplit=1)[1].strip()
             if mtl.is_file():
                 mtl_lines = []
@@ -66,6 +75,18 @@ def _mean_colour(path: Path) -> list[float] | None:
     return None
 
 
+def scene_scale(physics: dict | None) -> float:
+    """The factor from reconstruction units to metres that the physics stage took from
+    object sizes when poses found no metric scale (1.0 when poses were metric). Physics'
+    masses and inertias are already for the scaled objects; export scales the geometry to
+    match, so every length in the exported scene is in metres."""
+    info = (physics or {}).get("scale_from_sizes") or {}
+    scale = float(info.get("scale") or 1.0)
+    if not (np.isfinite(scale) and scale > 0):
+        raise StageError(f"physics.json's scale_from_sizes.scale is {scale!r}", hint="re-run the physics stage")
+    return scale
+
+
 def _stage_record(ctx: StageContext, stage: str) -> dict | None:
     path = ctx.upstream_dir(stage) / "_stage.json"
     return json.loads(path.read_text()) if path.is_file() else None
@@ -86,6 +107,9 @@ def build_scene(ctx: StageContext):
     coll_by_id = {o["id"]: o for o in collision.get("objects", [])}
     phys_by_id = {o["id"]: o for o in physics.get("objects", [])}
     seg_by_id = {o["id"]: o for o in objects.get("objects", [])}
+    scale = scene_scale(physics)
+    if scale != 1.0:
+        ctx.warn(f"poses had no metric scale: every length scaled by {scale:.4g} (from object sizes, physics.json's scale_from_sizes)")
     records = mesh.get("objects", [])
     names = unique([f"{sanitize(r.get('label') or seg_by_id.get(r['id'], {}).get('label', ''), 'object')}_{sanitize(r['id'], 'obj')}"
                     for r in records])
@@ -95,9 +119,10 @@ def build_scene(ctx: StageContext):
         label = rec.get("label") or seg_by_id.get(oid, {}).get("label") or oid
         folder = out / "assets" / name
         visual_src = ctx.upstream_dir("mesh") / rec["visual"]
-        visual_file, texture = _copy_obj(visual_src, folder, "visual")
+        visual_file, texture = _copy_obj(visual_src, folder, "visual", scale)
         colour = None if texture else _mean_colour(folder / visual_file)
         T = np.asarray(rec["world_from_object"], np.float64)
+        T[:3, 3] *= scale
         if not np.allclose(T[:3, :3], np.eye(3), atol=1e-6):
             ctx.warn(f"{name}: mesh.json's world_from_object has a rotation; the object frame should be axis-aligned")
         # collision hulls
@@ -108,7 +133,7 @@ def build_scene(ctx: StageContext):
                 src = ctx.upstream_dir("collision") / h["file"]
                 if not src.is_file():
                     raise StageError(f"collision hull {src} is missing", hint="re-run the collision stage")
-                shutil.copy(src, folder / f"hull_{k:03d}.obj")
+                _copy_obj(src, folder, f"hull_{k:03d}", scale)
                 hulls.append(f"assets/{name}/hull_{k:03d}.obj")
         else:
             import trimesh
@@ -119,26 +144,27 @@ def build_scene(ctx: StageContext):
             ctx.fallback(f"{name}: collision hulls", "the convex hull of the visual mesh", "collision.json has no hulls for this object")
         # inertial
         p = phys_by_id.get(oid)
-        volume = abs(float(rec.get("volume") or 0.0))
+        volume = abs(float(rec.get("volume") or 0.0)) * scale**3
         if p is not None:
             mass = float(p["mass"]["value"])
             com = [float(v) for v in p.get("center_of_mass") or rec.get("center_of_mass") or [0, 0, 0]]
             inertia = np.asarray(p.get("inertia"), np.float64) if p.get("inertia") is not None else None
         else:
             mass = cfg.default_density * volume
-            com = rec.get("center_of_mass") or [0, 0, 0]
+            com = (np.asarray(rec.get("center_of_mass") or [0, 0, 0], np.float64) * scale).tolist()
             inertia = None
             ctx.fallback(f"{name}: physical properties", f"density {cfg.default_density} kg/m^3 over the mesh volume",
                          "physics.json has no entry for this object")
         problems = check_inertia(inertia, mass) if inertia is not None else ["no inertia given"]
         if problems and rec.get("inertia_unit_density") and volume > 0:
-            inertia = np.asarray(rec["inertia_unit_density"], np.float64) * (mass / volume)
-            com = rec.get("center_of_mass") or com
+            # unit-density inertia scales with length^5, the volume it is divided by with length^3
+            inertia = np.asarray(rec["inertia_unit_density"], np.float64) * scale**5 * (mass / volume)
+            com = (np.asarray(rec["center_of_mass"], np.float64) * scale).tolist() if rec.get("center_of_mass") else com
             ctx.fallback(f"{name}: inertia", "the mesh's inertia at the object's mean density", "; ".join(problems))
         elif problems:
             from splat2sim.geometry.inertia import box_inertia
 
-            lo, hi = np.asarray(rec["bounds"][0]), np.asarray(rec["bounds"][1])
+            lo, hi = np.asarray(rec["bounds"][0]) * scale, np.asarray(rec["bounds"][1]) * scale
             inertia = box_inertia(mass, hi - lo)
             com = ((lo + hi) / 2).tolist()
             ctx.fallback(f"{name}: inertia", "a solid box of the mesh's bounds", "; ".join(problems))
@@ -162,18 +188,21 @@ def build_scene(ctx: StageContext):
                             "support": seg_by_id.get(oid, {}).get("support", "table")},
         ))  # fmt: skip
     plane = mesh.get("support_plane") or {}
-    size = plane.get("size")
+    size = [s * scale for s in plane["size"]] if plane.get("size") else None
     if not size:
-        pts = np.concatenate([np.asarray(r["bounds"]) + np.asarray(r["world_from_object"])[:3, 3] for r in records]) if records else np.zeros((1, 3))
+        pts = scale * np.concatenate([np.asarray(r["bounds"]) + np.asarray(r["world_from_object"])[:3, 3] for r in records]) if records else np.zeros((1, 3))
         size = (np.ptp(pts[:, :2], axis=0) + 1.0).tolist()
         ctx.fallback("support plane size", f"{size[0]:.2f} x {size[1]:.2f} m around the objects", "mesh.json gives none")
-    environment = {"support_plane": {"size": [float(s) for s in size], "center": plane.get("center", [0.0, 0.0, 0.0]),
+    environment = {"support_plane": {"size": [float(s) for s in size], "center": [float(c) * scale for c in plane.get("center", [0.0, 0.0, 0.0])],
                                      "friction": cfg.support_friction},
                    "background_visual": None, "lights": None}
     bg = (mesh.get("background") or {}).get("visual")
     if cfg.background and bg and (ctx.upstream_dir("mesh") / bg).is_file():
-        visual_file, _ = _copy_obj(ctx.upstream_dir("mesh") / bg, out / "assets" / "background", "visual")
+        visual_file, _ = _copy_obj(ctx.upstream_dir("mesh") / bg, out / "assets" / "background", "visual", scale)
         environment["background_visual"] = f"assets/background/{visual_file}"
+    if scale != 1.0:
+        environment["scale_from_sizes"] = {"scale": scale, "range": physics["scale_from_sizes"].get("range"),
+                                           "source": physics["scale_from_sizes"].get("source")}  # fmt: skip
     return Scene(name="scene", bodies=bodies, environment=environment, root=out)
 
 
@@ -181,7 +210,13 @@ def write_splats(ctx: StageContext, scene) -> None:
     from splat2sim.io.gaussians_ply import read_gaussians_ply, write_gaussians_ply
 
     src = ctx.upstream_dir("splat") / "gaussians.ply"
-    shutil.copy(src, ctx.out_dir / "assets" / "gaussians.ply")
+    scale = float((scene.environment.get("scale_from_sizes") or {}).get("scale") or 1.0)
+    if scale == 1.0:
+        shutil.copy(src, ctx.out_dir / "assets" / "gaussians.ply")
+    else:  # the splat in metres too: centres and sizes scaled
+        whole = read_gaussians_ply(src)
+        write_gaussians_ply(ctx.out_dir / "assets" / "gaussians.ply", whole["means"] * np.float32(scale),
+                            whole["log_scales"] + np.float32(np.log(scale)), whole["quats"], whole["opacity_logits"], whole["sh"])  # fmt: skip
     scene.splat = {"file": "assets/gaussians.ply", "frame": "world"}
     labels_path = ctx.upstream_dir("segment") / "gaussian_labels.npy"
     if not labels_path.is_file():
@@ -199,8 +234,8 @@ def write_splats(ctx: StageContext, scene) -> None:
         if not pick.any():
             ctx.warn(f"{b.name}: no Gaussians carry its label")
             continue
-        means = data["means"][pick] - np.asarray(b.position, np.float32)
-        write_gaussians_ply(ctx.out_dir / "assets" / b.name / "gaussians.ply", means, data["log_scales"][pick],
+        means = data["means"][pick] * np.float32(scale) - np.asarray(b.position, np.float32)
+        write_gaussians_ply(ctx.out_dir / "assets" / b.name / "gaussians.ply", means, data["log_scales"][pick] + np.float32(np.log(scale)),
                             data["quats"][pick], data["opacity_logits"][pick], data["sh"][pick])
         b.splat = f"assets/{b.name}/gaussians.ply"
 
@@ -216,8 +251,12 @@ def provenance(ctx: StageContext) -> dict:
         stages[name] = {k: rec.get(k) for k in ("stage_version", "output_id", "backend", "config", "warnings", "fallbacks")}
         stages[name]["seconds"] = (rec.get("timings") or {}).get("seconds")
     world = _read_json(ctx, "poses", "world.json", required=False) or {}
+    units, scale_source = world.get("units"), world.get("scale_source")
+    scale = scene_scale(_read_json(ctx, "physics", "physics.json", required=False))
+    if scale != 1.0:
+        units, scale_source = "metres", f"object sizes (physics stage): x{scale:.4g} applied by export"
     return {"input": meta.get("input"), "splat2sim_version": meta.get("splat2sim_version"),
-            "units": world.get("units"), "scale_source": world.get("scale_source"), "stages": stages,
+            "units": units, "scale_source": scale_source, "stages": stages,
             "export_config": {k: getattr(ctx.config, k) for k in ctx.config.__dataclass_fields__}}
 
 
