@@ -292,6 +292,30 @@ def _synth_config(seed, objects, kinds, marker, duration, size, meshes, ycb, set
         raise ConfigError(f"invalid synth settings: {exc}") from None
 
 
+@app.command()
+def batch(
+    inputs: List[Path] = typer.Argument(..., help="videos, folders of scans, or manifests (.csv / .yaml)"),
+    output: Path = typer.Option(..., "--output", "-o", help="batch folder: one workspace per scan, and batch.json"),
+    until: Optional[str] = typer.Option(None, "--until", help="stop every scan after this stage"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", help="scans at once (default: from cores and memory)"),
+    ray: Optional[str] = typer.Option(None, "--ray", help="run as Ray tasks: auto, local, or a cluster address"),
+    preset: Optional[str] = PresetOpt,
+    config: Optional[List[Path]] = ConfigOpt,
+    set_: Optional[List[str]] = SetOpt,
+):
+    """Build many scans, each into OUT/<name>/; skips fresh ones; exit code 1 if any failed."""
+    from splat2sim.batch import BatchFailed, collect_scans, run_batch
+    from splat2sim.batch.console import BatchConsole
+
+    scans = collect_scans(inputs, preset=preset, config_files=config or [], overrides=set_ or [], exclude=output)
+    reporter = BatchConsole(quiet=_STATE["quiet"])
+    result = run_batch(scans, output, until=until, workers=workers, ray=ray, reporter=reporter)
+    reporter.summary(result.data, result.path)
+    if result.failed:
+        names = ", ".join(s["name"] for s in result.failed)
+        raise BatchFailed(f"{len(result.failed)} of {len(scans)} scans failed: {names}", hint=f"details in {result.path}; fix them and run the same command again (complete scans are skipped)")
+
+
 @config_app.command("show")
 def config_show(
     workspace: Optional[Path] = typer.Argument(None, help="show this workspace's config"),
