@@ -171,3 +171,29 @@ def test_killed_batch_resumes_only_what_was_missing(tmp_path, captures, run_cli)
         assert by_name["site_b"]["stages"]["frames"]["action"] == "fresh"
     assert by_name["site_b"]["stages"]["poses"]["action"] == "ran"
     assert not list((out / "site_b" / ".staging").glob("*")) if (out / "site_b" / ".staging").exists() else True
+
+
+def test_crashed_worker_fails_only_its_scan(tmp_path, captures):
+    """A worker killed from outside (as the out-of-memory killer would) fails its scan only."""
+    scans = scan_folder(tmp_path / "scans", captures, corrupt=False, names=("site_a", "site_b"))
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "splat2sim", "batch", str(scans), "-o", str(out), "--until", UNTIL, "--workers", "2", *SET_ARGS],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        lock, staging = out / "site_a" / ".lock", out / "site_a" / ".staging"
+        _wait_for(lambda: lock.is_file() and re.fullmatch(r"pid \d+", lock.read_text().strip()) and staging.is_dir() and any(staging.iterdir()),
+                  what="site_a to start a stage")
+        os.kill(int(lock.read_text().split()[1]), signal.SIGKILL)
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, stderr
+    by_name = _scans(out)
+    assert by_name["site_b"]["status"] == "done"
+    crashed = by_name["site_a"]
+    assert crashed["status"] == "failed" and crashed["error"]["class"] == "WorkerCrashed"
+    assert "SIGKILL" in crashed["error"]["message"] and crashed["failed_stage"] in ("frames", "poses")
+    assert "WorkerCrashed" in stdout and "1 of 2 scans failed: site_a" in stderr
