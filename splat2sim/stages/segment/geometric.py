@@ -174,27 +174,28 @@ def assign_to_seeds(grid: np.ndarray, seeds: list[np.ndarray]) -> np.ndarray:
     return lab
 
 
-def split_touching(points: np.ndarray, cell: float, ratio: float, min_gaussians: int) -> tuple[list[np.ndarray], bool]:
+def split_touching(points: np.ndarray, cell: float, ratio: float, min_gaussians: int) -> tuple[list[np.ndarray], list[bool]]:
     """Split one cluster at narrow necks of its footprint. Returns (parts as index arrays
-    into ``points``, suspicious) where suspicious means a wider neck (ratio 0.8) was seen."""
+    into ``points``, per part whether it is suspicious: a non-convex footprint or a wider
+    neck (ratio 0.8) that may still join touching objects)."""
     grid, lo, ij = _footprint(points[:, :2], cell)
     min_cells = max(4, int(0.02 * grid.sum()))
     seeds = neck_parts(grid, ratio, min_cells)
     if not seeds:
-        return [np.arange(len(points))], bool(solidity(grid) < 0.8 or (ratio < 0.8 and neck_parts(grid, 0.8, min_cells)))
+        return [np.arange(len(points))], [bool(solidity(grid) < 0.8 or (ratio < 0.8 and neck_parts(grid, 0.8, min_cells)))]
     lab = assign_to_seeds(grid, seeds)
     part = lab[ij[:, 0], ij[:, 1]] - 1
     parts = [np.flatnonzero(part == k) for k in range(len(seeds))]
     if sum(len(p) >= min_gaussians for p in parts) < 2:
-        return [np.arange(len(points))], True
+        return [np.arange(len(points))], [True]
     # recurse: a part may itself hold several objects
     out: list[np.ndarray] = []
-    suspicious = False
+    suspicious: list[bool] = []
     for p in parts:
         if len(p) < min_gaussians:
             continue
         sub, s = split_touching(points[p], cell, ratio, min_gaussians)
-        suspicious |= s
+        suspicious += s
         out += [p[q] for q in sub]
     # points of parts too small to stand alone join the nearest kept part
     kept = np.concatenate(out)
@@ -283,13 +284,11 @@ def segment_geometric(
         if cfg.split_touching:
             parts, suspicious = split_touching(p, 1.5 * spacing, cfg.neck_ratio, min_count)
         else:
-            parts, suspicious = [np.arange(len(members))], False
-        if len(parts) > 1:
-            for q in parts:
-                clusters.append(Cluster(members[q], [f"separated from {len(parts) - 1} touching neighbour(s) at a narrow footprint neck"], False, group))
-        else:
-            note = ["footprint is not convex or narrows: may be touching objects merged into one"] if suspicious else []
-            clusters.append(Cluster(members, note, suspicious))
+            parts, suspicious = [np.arange(len(members))], [False]
+        merge_note = "footprint is not convex or narrows: may be touching objects merged into one"
+        for q, flag in zip(parts, suspicious):
+            notes = [f"separated from {len(parts) - 1} touching neighbour(s) at a narrow footprint neck"] if len(parts) > 1 else []
+            clusters.append(Cluster(members[q], notes + ([merge_note] if flag else []), flag, group if len(parts) > 1 else None))
         group += 1
     clusters.sort(key=lambda c: -len(c.indices))
     for k, c in enumerate(clusters):
@@ -324,7 +323,11 @@ def attach_hidden(labels: np.ndarray, means: np.ndarray, candidate: np.ndarray, 
                   layer: float | None = None) -> np.ndarray:
     """Give each object the Gaussians at or below the margin inside its footprint: its lower
     part (above the support layer ``layer``, inside the footprint) and its bottom face and
-    the table under it that no camera sees (inside the eroded footprint). Returns new labels."""
+    the table under it that no camera sees. Returns new labels.
+
+    The hidden table is under the object's contact, the outline of its lowest part (members
+    within 2 margins of its lowest one), not under its whole footprint: a ball or a bowl
+    overhangs table that cameras see, and that table stays background."""
     from scipy import ndimage
 
     out = labels.copy()
@@ -336,12 +339,19 @@ def attach_hidden(labels: np.ndarray, means: np.ndarray, candidate: np.ndarray, 
     above_layer = means[low_idx, 2] > layer
     for k in range(int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 0):
         members = np.flatnonzero(labels == k)
-        grid, lo, _ = _footprint(means[members, :2], cell)
+        grid, lo, member_ij = _footprint(means[members, :2], cell)
+        z = means[members, 2]
+        lowest = z <= z.min() + 2 * margin
+        contact = np.zeros_like(grid)
+        contact[member_ij[lowest, 0], member_ij[lowest, 1]] = True
+        contact = ndimage.binary_fill_holes(ndimage.binary_closing(contact, iterations=1))
         ij = np.floor((means[low_idx, :2] - lo) / cell).astype(int)
         inside = (ij >= 0).all(1) & (ij[:, 0] < grid.shape[0]) & (ij[:, 1] < grid.shape[1])
         in_footprint = np.zeros(len(low_idx), bool)
         in_footprint[inside] = grid[ij[inside, 0], ij[inside, 1]]
-        eroded = ndimage.binary_erosion(grid, iterations=1)
+        eroded = ndimage.binary_erosion(contact, iterations=1)
+        if not eroded.any():  # a contact patch narrower than two cells: keep it whole
+            eroded = contact
         in_core = np.zeros(len(low_idx), bool)
         in_core[inside] = eroded[ij[inside, 0], ij[inside, 1]]
         hit = (in_footprint & above_layer) | in_core
