@@ -98,7 +98,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="segment",
-            version=3,
+            version=4,  # 4: only table under the contact patch is attached (not under overhangs)
             description="objects split from the background, labelled",
             upstream=("frames", "poses", "splat"),
             config_cls=SegmentConfig,
