@@ -88,7 +88,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="splat",
-            version=1,
+            version=2,  # 2: sparse SfM clouds filled with points back-projected from the views
             description="a Gaussian splat trained on the posed keyframes",
             upstream=("frames", "poses"),
             config_cls=SplatConfig,

@@ -14,6 +14,11 @@ class SplatConfig:
     sh_degree: int = field(default=2, metadata={"help": "highest spherical-harmonics degree", "min": 0, "max": 3})
     sh_increase_every: int = field(default=500, metadata={"help": "steps between SH degree increases", "min": 1})
     init_max_points: int = field(default=20000, metadata={"help": "SfM points used to initialise (subsampled)", "min": 100})
+    init_fill_to: int = field(
+        default=-1,
+        metadata={"help": "when SfM gives fewer points, add points back-projected from the training views up to this count "
+                          "(-1: half of max_gaussians, 0: SfM points only)", "min": -1},
+    )  # fmt: skip
     init_opacity: float = field(default=0.1, metadata={"min": 0.001, "max": 0.99})
     max_gaussians: int = field(default=60000, metadata={"help": "densification never goes above this count", "min": 100})
     ssim_weight: float = field(default=0.2, metadata={"help": "loss = (1-w) L1 + w (1 - SSIM)", "min": 0.0, "max": 1.0})

@@ -109,6 +109,19 @@ def run(ctx: StageContext) -> None:
         if len(points) > cfg.init_max_points:
             pick = np.random.default_rng(seed).choice(len(points), cfg.init_max_points, replace=False)
             points, colours = points[pick], colours[pick]
+        fill_to = cfg.max_gaussians // 2 if cfg.init_fill_to < 0 else cfg.init_fill_to
+        init = {"sfm_points": int(len(points)), "from_views": 0}
+        if len(points) < fill_to:
+            from splat2sim.stages.splat.init import fill_from_views
+
+            extra, extra_colours, fill_stats = fill_from_views(
+                points, views.images.numpy(), views.cameras.world_from_camera.numpy().astype(np.float64),
+                views.cameras.intrinsics.numpy().astype(np.float64), views.train, fill_to - len(points),
+                np.random.default_rng(seed + 1),
+            )  # fmt: skip
+            points, colours = np.concatenate([points, extra]), np.concatenate([colours, extra_colours])
+            init.update(from_views=int(len(extra)), **fill_stats)
+        ctx.metrics["init_points"] = init
         model = T.SplatModel(
             T.initial_gaussians(points, colours, cfg.sh_degree, cfg.init_opacity),
             {
@@ -150,6 +163,7 @@ def run(ctx: StageContext) -> None:
         "final_loss": history["loss"][-1] if history["loss"] else None,
         "densification": history["densify"],
         "scene_extent": history.get("extent"),
+        "init_points": ctx.metrics.get("init_points"),
     }
     (ctx.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     if not views.test:
