@@ -111,6 +111,7 @@ def main() -> None:
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--repeat", type=int, default=2, help="runs of each mode (alternating); the fastest is reported")
     parser.add_argument("--work", type=Path, default=None, help="folder for captures and outputs (default: a temporary one)")
+    parser.add_argument("--note", default="", help="a remark stored with the results (e.g. what else loaded the machine)")
     args = parser.parse_args()
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_batch_"))
@@ -147,6 +148,7 @@ def main() -> None:
         "metric": "scans per hour = scans x 3600 / wall seconds of the fastest run; speedup = sequential wall / batch wall",
         "captures": f"{len(videos)} synthetic table-top captures, 320x240, 2 s at 15 fps (splat2sim.synth seeds 100+)",
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        **({"note": args.note} if args.note else {}),
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
