@@ -41,7 +41,8 @@ $(STAMP): pyproject.toml requirements/constraints.txt requirements/base.txt requ
 native: install
 	$(BIN)/python -c "from splat2sim.render import build_native; print('native rasterizer:', build_native())"
 
-# Compile-check the shared kernel headers with nvcc (when present) and the CPU kernels with g++.
+# Compile-check the kernels without a GPU: g++ (shared headers, CPU kernels), nvcc (CUDA kernels
+# for sm_80/86/89/90) and the CUDA torch binding against torch's headers; see csrc/README.md.
 check-kernels:
 	sh csrc/check/check.sh
 
