@@ -6,10 +6,13 @@
 
 Backends (``resolve_backend(name, device) -> (backend, reason)``):
     torch   pure PyTorch reference (torch_ref.py), tile based; the oracle for the others.
-    native  C++ kernels in csrc/ (CPU, OpenMP; forward and backward), built on first use
-            or ahead of time with build_native() / ``make native``.
+    native  the project's kernels in csrc/ (forward and backward), by the tensors' device:
+            CPU (OpenMP), built on first use or with build_native() / ``make native``;
+            CUDA (csrc/cuda), built on first use on a CUDA machine or with
+            build_native_cuda() / ``python -m splat2sim.render.native_cuda``.
     gsplat  adapter over gsplat.rasterization, CUDA only.
-    auto    native CUDA (not written yet) -> gsplat on CUDA -> native CPU -> torch.
+    auto    on CUDA: native CUDA -> gsplat -> torch; on the CPU: native CPU -> torch.
+            ``out.backend_reason`` says which kernels ran (CPU or CUDA) and why.
 
 Lifting 2D masks to Gaussians: ``render(..., return_contributions=True)`` gives per-pixel
 top-K Gaussian ids and blending weights (``out.contributions.weights_per_gaussian(mask, N)``),
@@ -22,6 +25,7 @@ compositing, depth definitions); the native kernels share its constants.
 
 from splat2sim.render.api import BACKENDS, mask_weights, render, resolve_backend
 from splat2sim.render.native import build_native
+from splat2sim.render.native_cuda import build_native_cuda
 from splat2sim.render.types import Cameras, Contributions, Gaussians, RenderOutput
 
 __all__ = [
@@ -31,6 +35,7 @@ __all__ = [
     "Gaussians",
     "RenderOutput",
     "build_native",
+    "build_native_cuda",
     "mask_weights",
     "render",
     "resolve_backend",

@@ -18,12 +18,20 @@ def _as_device(device) -> torch.device:
     return torch.device(device) if not isinstance(device, torch.device) else device
 
 
+def _raise_from_status(why: str) -> None:
+    """Re-raise a status string ("message\n  hint: fix") as a DependencyError."""
+    message, _, hint = why.partition("\n  hint: ")
+    raise DependencyError(message, hint=hint or None)
+
+
 def resolve_backend(name: str = "auto", device: torch.device | str = "cpu") -> tuple[str, str]:
     """Pick the backend for tensors on ``device``: returns (backend, reason).
 
-    auto: native CUDA if available (not written yet), else gsplat on CUDA, else native CPU,
-    else torch. A named backend that cannot run raises DependencyError naming the fix;
-    an unknown name raises ConfigError."""
+    auto: on CUDA the native CUDA kernels (built on first use), else gsplat, else torch;
+    on the CPU the native CPU kernels, else torch. ``native`` runs the CPU or the CUDA
+    kernels by the device (the reason says which). A named backend that cannot run
+    raises DependencyError naming the cause and the fix; an unknown name raises
+    ConfigError."""
     from splat2sim.render.gsplat_backend import gsplat_status, require_gsplat
     from splat2sim.render.native import native_status
 
@@ -38,20 +46,29 @@ def resolve_backend(name: str = "auto", device: torch.device | str = "cpu") -> t
         require_gsplat(dev)
         return "gsplat", "requested: gsplat on CUDA"
     if name == "native":
-        if dev.type != "cpu":
+        if dev.type == "cuda":
+            from splat2sim.render.native_cuda import native_cuda_status
+
+            ok, why = native_cuda_status()
+        elif dev.type == "cpu":
+            ok, why = native_status()
+        else:
             raise DependencyError(
-                f"The native backend has CPU kernels only (CUDA kernels are not written yet); "
-                f"tensors are on {dev}.",
-                hint="use backend='gsplat' or backend='torch' on CUDA, or render on the CPU",
+                f"The native backend has CPU and CUDA kernels only; tensors are on {dev}.",
+                hint="use backend='torch', or render on the CPU or a CUDA device",
             )
-        ok, why = native_status()
         if not ok:
-            raise DependencyError(why.split("\n  hint:")[0], hint=why.split("\n  hint: ")[-1])
+            _raise_from_status(why)
         return "native", f"requested: {why}"
     # auto
     reasons = []
     if dev.type == "cuda":
-        reasons.append("native CUDA kernels are not written yet")
+        from splat2sim.render.native_cuda import native_cuda_status
+
+        ok, why = native_cuda_status()
+        if ok:
+            return "native", f"auto: {why}"
+        reasons.append("native CUDA: " + why.partition("\n  hint: ")[0].replace("\n", " ").rstrip("."))
         ok, why = gsplat_status(dev)
         if ok:
             return "gsplat", f"auto: {why} ({'; '.join(reasons)})"
@@ -135,7 +152,7 @@ def _render(gaussians, cameras, *, backend, sh_degree, background, near, far, to
             raise DependencyError(
                 "mask_weights needs per-Gaussian feature gradients, which the gsplat adapter does "
                 "not expose.",
-                hint="use backend='torch' (works on CUDA) or 'native' on the CPU",
+                hint="use backend='native' (CPU or CUDA) or 'torch'",
             )
         return _render_gsplat(gaussians, cams, viewmats, deg, bg, near, far, top_k, name, reason), None
 

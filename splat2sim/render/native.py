@@ -1,8 +1,12 @@
-"""The native backend: C++ kernels in csrc/ (CPU, OpenMP), built on first use with
+"""The native backend: C++ kernels in csrc/, built on first use with
 torch.utils.cpp_extension and wrapped here in autograd Functions.
 
-Build ahead of time with :func:`build_native` (``make native``). The build goes to
-``$SPLAT2SIM_EXT_DIR`` or ``~/.cache/splat2sim/torch_extensions/<torch>-<python>``.
+Two extensions with the same functions: the CPU kernels (csrc/cpu, OpenMP; built here)
+and the CUDA kernels (csrc/cuda; built and loaded by splat2sim.render.native_cuda only
+when tensors are on a CUDA device). The wrappers below pick one by the tensors' device.
+
+Build the CPU one ahead of time with :func:`build_native` (``make native``). The build
+goes to ``$SPLAT2SIM_EXT_DIR`` or ``~/.cache/splat2sim/torch_extensions/<torch>-<python>``.
 """
 
 from __future__ import annotations
@@ -138,6 +142,15 @@ def native_status() -> tuple[bool, str]:
 # autograd wrappers
 
 
+def _ext(t: torch.Tensor) -> ModuleType:
+    """The extension for ``t``'s device: CUDA kernels for CUDA tensors, else CPU kernels."""
+    if t.device.type == "cuda":
+        from splat2sim.render.native_cuda import load_native_cuda
+
+        return load_native_cuda()
+    return load_native()
+
+
 def _c(t: torch.Tensor) -> torch.Tensor:
     return t.contiguous()
 
@@ -149,7 +162,7 @@ def _or_zeros(g: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
 class _Project(torch.autograd.Function):
     @staticmethod
     def forward(ctx, means, quats, log_scales, viewmats, intrinsics, width, height, near, far):
-        ext = load_native()
+        ext = _ext(means)
         args = (_c(means), _c(quats), _c(log_scales), _c(viewmats), _c(intrinsics))
         means2d, conics, depths, radii = ext.project_forward(*args, width, height, near, far)
         ctx.save_for_backward(*args, radii)
@@ -162,7 +175,7 @@ class _Project(torch.autograd.Function):
         means, quats, log_scales, viewmats, intrinsics, radii = ctx.saved_tensors
         c, n = radii.shape
         like2 = means.new_zeros(c, n, 2)
-        g_m, g_q, g_s = load_native().project_backward(
+        g_m, g_q, g_s = _ext(means).project_backward(
             means, quats, log_scales, viewmats, intrinsics, *ctx.cfg, radii,
             _or_zeros(g_means2d, like2), _or_zeros(g_conics, means.new_zeros(c, n, 3)),
             _or_zeros(g_depths, means.new_zeros(c, n)),
@@ -176,19 +189,19 @@ class _SH(torch.autograd.Function):
         dirs, coeffs = _c(dirs), _c(coeffs)
         ctx.degree = degree
         ctx.save_for_backward(dirs, coeffs)
-        return load_native().sh_forward(degree, dirs, coeffs)
+        return _ext(dirs).sh_forward(degree, dirs, coeffs)
 
     @staticmethod
     def backward(ctx, g_colors):
         dirs, coeffs = ctx.saved_tensors
-        g_dirs, g_coeffs = load_native().sh_backward(ctx.degree, dirs, coeffs, g_colors.contiguous())
+        g_dirs, g_coeffs = _ext(dirs).sh_backward(ctx.degree, dirs, coeffs, g_colors.contiguous())
         return None, g_dirs, g_coeffs
 
 
 class _Rasterize(torch.autograd.Function):
     @staticmethod
     def forward(ctx, means2d, conics, feats, opacities, tile_offsets, flat_ids, width, height, top_k):
-        ext = load_native()
+        ext = _ext(means2d)
         args = (_c(means2d), _c(conics), _c(feats), _c(opacities), _c(tile_offsets), _c(flat_ids))
         out, alpha, last, median, k_ids, k_w = ext.rasterize_forward(*args, width, height, top_k)
         ctx.save_for_backward(*args, alpha, last)
@@ -200,7 +213,7 @@ class _Rasterize(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g_out, g_alpha, _g_median, _g_ids, _g_w):
         means2d, conics, feats, opacities, offsets, flat_ids, alpha, last = ctx.saved_tensors
-        g_m2, g_con, g_ft, g_op = load_native().rasterize_backward(
+        g_m2, g_con, g_ft, g_op = _ext(means2d).rasterize_backward(
             means2d, conics, feats, opacities, offsets, flat_ids, *ctx.size, alpha, last,
             _or_zeros(g_out, alpha.new_zeros(*alpha.shape[:3], feats.shape[2])),
             _or_zeros(g_alpha, alpha),
@@ -212,34 +225,37 @@ class _Rasterize(torch.autograd.Function):
 # the op set the renderer calls (same signatures as splat2sim.render.torch_ref)
 
 
-def _check_cpu(*ts: torch.Tensor) -> None:
+def _check_device(*ts: torch.Tensor) -> None:
     for t in ts:
-        if t.device.type != "cpu":
+        if t.device.type not in ("cpu", "cuda"):
             raise DependencyError(
-                f"The native backend has only CPU kernels so far; got a tensor on {t.device}.",
-                hint="use backend='gsplat' or backend='torch' on CUDA, or move the tensors to the CPU",
+                f"The native backend has CPU and CUDA kernels only; got a tensor on {t.device}.",
+                hint="use backend='torch', or move the tensors to the CPU or a CUDA device",
             )
 
 
 def project(means, quats, log_scales, viewmats, intrinsics, width, height, near, far):
     """See torch_ref.project."""
-    _check_cpu(means)
+    _check_device(means)
     return _Project.apply(means, quats, log_scales, viewmats, intrinsics, int(width), int(height),
                           float(near), float(far))  # fmt: skip
 
 
 def eval_sh(degree, dirs, coeffs):
     """See torch_ref.eval_sh."""
+    _check_device(dirs)
     return _SH.apply(int(degree), dirs, coeffs)
 
 
 @torch.no_grad()
 def bin_tiles(means2d, radii, depths, width, height):
     """See torch_ref.bin_tiles (flat_ids are int32 here)."""
-    return load_native().bin_gaussians(_c(means2d), _c(radii), _c(depths), int(width), int(height))
+    _check_device(means2d)
+    return _ext(means2d).bin_gaussians(_c(means2d), _c(radii), _c(depths), int(width), int(height))
 
 
 def rasterize(means2d, conics, feats, opacities, tile_offsets, flat_ids, width, height, top_k=0):
     """See torch_ref.rasterize."""
+    _check_device(means2d)
     return _Rasterize.apply(means2d, conics, feats, opacities, tile_offsets, flat_ids.to(torch.int32),
                             int(width), int(height), int(top_k))  # fmt: skip

@@ -78,12 +78,15 @@ def test_build_error_summary_and_hints():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_auto_on_cuda_uses_gsplat_when_present():  # pragma: no cover - GPU machines only
+def test_auto_on_cuda_prefers_native_cuda_then_gsplat():  # pragma: no cover - GPU machines only
     g, cams = random_scene(0, n=100, dtype=torch.float32)
     g = type(g)(*(t.cuda() for t in (g.means, g.log_scales, g.quats, g.opacity_logits, g.sh)))
     name, reason = resolve_backend("auto", "cuda")
     out = render(g, cams, backend=name)
     ref = render(g, cams, backend="torch")
     assert out.rgb.shape == ref.rgb.shape
-    if name == "gsplat":  # gsplat bounds radii with opacity too: compare loosely
+    if name == "native":
+        assert "native CUDA extension" in reason
+    elif name == "gsplat":  # gsplat bounds radii with opacity too: compare loosely
+        assert "native CUDA" in reason  # says why the native kernels were not used
         assert (out.rgb - ref.rgb).abs().mean().item() < 1e-2
