@@ -71,8 +71,10 @@ class Config:
         return Config(copy.deepcopy(self._sections))
 
     # ---------------------------------------------------------------- updates
-    def apply(self, data: dict, *, origin: str) -> "Config":
-        """Return a new Config with ``data`` (nested dict) merged in; validates everything."""
+    def apply(self, data: dict, *, origin: str, validate: bool = True) -> "Config":
+        """Return a new Config with ``data`` (nested dict) merged in; validates everything
+        (each value's type and range always; the sections' cross-field rules unless
+        ``validate`` is False, for a caller that validates after several updates)."""
         if data is None:
             return self.copy()
         if not isinstance(data, dict):
@@ -102,12 +104,16 @@ class Config:
                     )
                 updates[key] = _coerce(raw, hints[key], fields[key], f"{section_name}.{key}", origin)
             replaced = dataclasses.replace(current, **updates)
-            _validate_section(replaced, section_name, origin)
+            _validate_section(replaced, section_name, origin, cross_field=validate)
             new._sections[section_name] = replaced
         return new
 
     def apply_overrides(self, overrides: list[str] | tuple[str, ...]) -> "Config":
+        """Apply ``section.key=value`` strings. A section's rules that tie several keys
+        together (e.g. poses.known_length with known_length_cameras) are checked once all
+        overrides are in, so related keys can be given by separate --set options."""
         config = self
+        touched: dict[str, list[str]] = {}
         for item in overrides:
             key, sep, raw = item.partition("=")
             if not sep or "." not in key:
@@ -140,7 +146,10 @@ class Config:
                     node = child
                 node[parts[-1]] = value
                 value = merged
-            config = config.apply({section_name: {field_name: value}}, origin=f"--set {key.strip()}")
+            config = config.apply({section_name: {field_name: value}}, origin=f"--set {key.strip()}", validate=False)
+            touched.setdefault(section_name, []).append(f"--set {key.strip()}")
+        for section_name, origins in touched.items():
+            _validate_section(config._sections[section_name], section_name, ", ".join(origins))
         return config
 
 
@@ -252,7 +261,7 @@ def _coerce(value, annotation, fld: dataclasses.Field, key: str, origin: str):
     return value
 
 
-def _validate_section(section, name: str, origin: str) -> None:
+def _validate_section(section, name: str, origin: str, cross_field: bool = True) -> None:
     for fld in dataclasses.fields(section):
         value = getattr(section, fld.name)
         low, high = fld.metadata.get("min"), fld.metadata.get("max")
@@ -262,7 +271,7 @@ def _validate_section(section, name: str, origin: str) -> None:
             if high is not None and value > high:
                 raise ConfigError(f"{origin}: {name}.{fld.name} must be <= {high}, got {value}", hint=_field_hint(fld))
     check = getattr(section, "validate", None)
-    if check is not None:
+    if check is not None and cross_field:
         try:
             check()
         except ValueError as exc:

@@ -273,6 +273,13 @@ def test_known_length_config_is_validated():
         Config.defaults().apply({"poses": {"known_length": 0.5, "known_length_pixels": "frame_0.jpg:1,2"}}, origin="test")
     cfg = Config.defaults().apply({"poses": {"known_length": 0.5, "known_length_cameras": "frame_000000.jpg,frame_000009.jpg"}}, origin="t")
     assert cfg.section("poses").known_length == 0.5
+    # related keys given by separate --set options (as `build --known-length` does) are
+    # checked together, in either order; a value out of range still names its own --set
+    for order in (1, -1):
+        sets = ["poses.known_length=0.5", "poses.known_length_cameras=frame_000000.jpg,frame_000009.jpg"][::order]
+        assert Config.defaults().apply_overrides(sets).section("poses").known_length == 0.5
+    with pytest.raises(ConfigError, match=r"^--set frames.target_count: frames.target_count must be >="):
+        Config.defaults().apply_overrides(["frames.target_count=-3", "poses.known_length=0.5"])
 
 
 def test_diagnosis_of_a_static_camera_names_parallax():
