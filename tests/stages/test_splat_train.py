@@ -78,13 +78,24 @@ def ring_cameras(count: int, width: int = 64, height: int = 48, radius: float = 
 def test_training_fits_a_known_scene():
     """Render a ground-truth splat, start from its points with wrong colours and sizes,
     and check that training recovers the images (train and held-out views)."""
+    _fit_known_scene("cpu")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_training_fits_a_known_scene_on_cuda():
+    """The same training, every tensor on the GPU (the native backend's CUDA kernels)."""
+    _fit_known_scene("cuda")
+
+
+def _fit_known_scene(device: str) -> None:
     torch.manual_seed(0)
     truth = random_splat(150, 1, seed=3)
     truth["means"] *= 0.5
     truth["opacity_logits"] = np.full(150, 2.0, np.float32)
     truth["log_scales"] = np.full((150, 3), math.log(0.12), np.float32)
-    gt = Gaussians(*(torch.tensor(truth[k]) for k in ("means", "log_scales", "quats", "opacity_logits", "sh")))
-    cams = ring_cameras(10)
+    gt = Gaussians(*(torch.tensor(truth[k], device=device) for k in ("means", "log_scales", "quats", "opacity_logits", "sh")))
+    cams = ring_cameras(10).to(device=device)
     with torch.no_grad():
         images = render(gt, cams, backend="native").rgb.clamp(0, 1)
     views = T.TrainViews(images, cams, train=[i for i in range(10) if i % 5], test=[0, 5])
@@ -92,7 +103,7 @@ def test_training_fits_a_known_scene():
                                np.full((150, 3), 0.5, np.float32), sh_degree=0, opacity=0.1)
     cfg = SplatConfig(iterations=300, sh_degree=0, densify_from=50, densify_until=200, densify_every=50, max_gaussians=400, opacity_reset_every=0)
     model = T.SplatModel(init, {"means": cfg.lr_means * 3, "log_scales": cfg.lr_scales, "quats": cfg.lr_quats,
-                                "opacity_logits": cfg.lr_opacity, "sh_dc": cfg.lr_sh_dc * 4, "sh_rest": cfg.lr_sh_dc})
+                                "opacity_logits": cfg.lr_opacity, "sh_dc": cfg.lr_sh_dc * 4, "sh_rest": cfg.lr_sh_dc}, device=device)
     before = T.evaluate(model.gaussians(), views, views.test, backend="native")
     history = T.train(model, views, cfg, backend="native", seed=0)
     after = T.evaluate(model.gaussians(), views, views.test, backend="native")

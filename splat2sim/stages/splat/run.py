@@ -94,12 +94,13 @@ def run(ctx: StageContext) -> None:
     ctx.backend = backend
     ctx.metrics["backend_reason"] = reason
     views, files = load_views(ctx, cfg.train_max_side)
+    views = views.to(device)
     t0 = time.perf_counter()
     if cfg.import_ply:
         data = read_gaussians_ply(Path(cfg.import_ply).expanduser())
         if cfg.import_frame == "sfm":
             data = _sfm_to_world(ctx, data)
-        gaussians = Gaussians(*(torch.tensor(data[k]) for k in ("means", "log_scales", "quats", "opacity_logits", "sh")))
+        gaussians = Gaussians(*(torch.tensor(data[k], device=device) for k in ("means", "log_scales", "quats", "opacity_logits", "sh")))
         history = {"loss": [], "densify": [], "imported": str(cfg.import_ply)}
         ctx.metrics["imported_from"] = str(Path(cfg.import_ply).expanduser().resolve())
     else:
@@ -115,8 +116,8 @@ def run(ctx: StageContext) -> None:
             from splat2sim.stages.splat.init import fill_from_views
 
             extra, extra_colours, fill_stats = fill_from_views(
-                points, views.images.numpy(), views.cameras.world_from_camera.numpy().astype(np.float64),
-                views.cameras.intrinsics.numpy().astype(np.float64), views.train, fill_to - len(points),
+                points, views.images.cpu().numpy(), views.cameras.world_from_camera.cpu().numpy().astype(np.float64),
+                views.cameras.intrinsics.cpu().numpy().astype(np.float64), views.train, fill_to - len(points),
                 np.random.default_rng(seed + 1),
             )  # fmt: skip
             points, colours = np.concatenate([points, extra]), np.concatenate([colours, extra_colours])
@@ -132,6 +133,7 @@ def run(ctx: StageContext) -> None:
                 "sh_dc": cfg.lr_sh_dc,
                 "sh_rest": cfg.lr_sh_dc * cfg.lr_sh_rest_factor,
             },
+            device=device,
         )
         with ctx.timed("train"), ctx.progress(f"Training ({backend})", total=cfg.iterations) as task:
             history = T.train(model, views, cfg, backend=backend, seed=seed, progress=task)
@@ -143,7 +145,7 @@ def run(ctx: StageContext) -> None:
         seen = T.evaluate(g, views, views.train[:: max(1, len(views.train) // 8)], backend=backend)
     write_gaussians_ply(
         ctx.out_dir / "gaussians.ply",
-        g.means.numpy(), g.log_scales.numpy(), g.quats.numpy(), g.opacity_logits.numpy(), g.sh.numpy(),
+        *(t.cpu().numpy() for t in (g.means, g.log_scales, g.quats, g.opacity_logits, g.sh)),
     )  # fmt: skip
     _previews(ctx.out_dir, g, views, backend, cfg.preview_views)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -155,6 +157,7 @@ def run(ctx: StageContext) -> None:
         "iterations": 0 if cfg.import_ply else cfg.iterations,
         "train_seconds": round(train_seconds, 2),
         "peak_memory_mb": round(peak_mb, 1),
+        "peak_gpu_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if device == "cuda" else None,
         "image_size": [views.cameras.width, views.cameras.height],
         "held_out": {**held_out, "frames": [files[i] for i in views.test]},
         "training_views": {**seen, "frames": len(views.train)},
@@ -216,6 +219,6 @@ def _previews(out_dir: Path, g, views, backend: str, count: int) -> None:
     folder.mkdir()
     with torch.no_grad():
         for i in picks:
-            rgb = render(g, views.camera(i), backend=backend).rgb[0].clamp(0, 1).numpy()
-            pair = np.concatenate([views.images[i].numpy(), rgb], axis=1)
+            rgb = render(g, views.camera(i), backend=backend).rgb[0].clamp(0, 1).cpu().numpy()
+            pair = np.concatenate([views.images[i].cpu().numpy(), rgb], axis=1)
             cv2.imwrite(str(folder / f"view_{i:03d}.jpg"), cv2.cvtColor((pair * 255).astype(np.uint8), cv2.COLOR_RGB2BGR))

@@ -29,6 +29,9 @@ class TrainViews:
     train: list[int]  # indices into the F views
     test: list[int]
 
+    def to(self, device) -> "TrainViews":
+        return TrainViews(self.images.to(device), self.cameras.to(device=device), self.train, self.test)
+
     def camera(self, i: int) -> Cameras:
         return Cameras(self.cameras.world_from_camera[i : i + 1], self.cameras.intrinsics[i : i + 1], self.cameras.width, self.cameras.height)
 
@@ -63,8 +66,8 @@ def initial_gaussians(points: np.ndarray, colours: np.ndarray, sh_degree: int, o
 class SplatModel:
     """Parameters as leaf tensors and one Adam optimiser with a group per parameter."""
 
-    def __init__(self, params: dict[str, torch.Tensor], lrs: dict[str, float]):
-        self.params = {name: params[name].detach().clone().requires_grad_(True) for name in PARAMS}
+    def __init__(self, params: dict[str, torch.Tensor], lrs: dict[str, float], device: str | torch.device = "cpu"):
+        self.params = {name: params[name].detach().to(device).clone().requires_grad_(True) for name in PARAMS}
         self.optimizer = torch.optim.Adam(
             [{"params": [self.params[name]], "lr": lrs[name], "name": name} for name in PARAMS], eps=1e-15
         )
@@ -125,7 +128,7 @@ class SplatModel:
             idx = torch.nonzero(split).squeeze(1)
             s = torch.exp(p["log_scales"][idx]).repeat(2, 1)
             q = torch.nn.functional.normalize(p["quats"][idx], dim=1).repeat(2, 1)
-            noise = torch.randn(s.shape, generator=generator) * s
+            noise = torch.randn(s.shape, generator=generator).to(s.device) * s  # CPU generator: same draws on any device
             offset = torch.einsum("nij,nj->ni", _rotmat(q), noise)
             new = {
                 "means": p["means"][idx].repeat(2, 1) + offset,
@@ -182,9 +185,10 @@ def train(model: SplatModel, views: TrainViews, cfg, *, backend: str, seed: int,
     extent = scene_extent(views.cameras)
     lr_means0, lr_means1 = cfg.lr_means * extent, cfg.lr_means * extent / 100
     w, h = views.cameras.width, views.cameras.height
-    ndc_scale = torch.tensor([w / 2.0, h / 2.0])
-    grad_accum = torch.zeros(model.num)
-    grad_count = torch.zeros(model.num)
+    device = model.params["means"].device
+    ndc_scale = torch.tensor([w / 2.0, h / 2.0], device=device)
+    grad_accum = torch.zeros(model.num, device=device)
+    grad_count = torch.zeros(model.num, device=device)
     history = {"loss": [], "densify": [], "extent": extent}
     order: list[int] = []
     resets = 0
@@ -213,8 +217,8 @@ def train(model: SplatModel, views: TrainViews, cfg, *, backend: str, seed: int,
             grad_avg = grad_accum / grad_count.clamp_min(1)
             stats = model.densify_and_prune(grad_avg, extent, cfg, big_world=resets > 0, generator=generator)
             history["densify"].append({"step": step, **stats})
-            grad_accum = torch.zeros(model.num)
-            grad_count = torch.zeros(model.num)
+            grad_accum = torch.zeros(model.num, device=device)
+            grad_count = torch.zeros(model.num, device=device)
         if cfg.opacity_reset_every and step % cfg.opacity_reset_every == 0 and step <= cfg.densify_until:
             model.reset_opacity()
             resets += 1
