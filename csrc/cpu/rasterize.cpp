@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "kernels.h"
@@ -29,6 +30,28 @@ void bin_gaussians(int C, int N, const T* means2d, const int32_t* radii, const T
     q[2] = std::min(std::max((int)std::floor((v - r) / T(TILE_SIZE)), 0), TY);
     q[3] = std::min(std::max((int)std::ceil((v + r) / T(TILE_SIZE)), 0), TY);
   }
+  // Visible Gaussians of each camera in (depth, id) order: filling the tile lists in this
+  // order leaves every list sorted by depth with ties broken by id (as the torch reference
+  // does, with a stable sort), so no per-tile sort is needed.
+  struct Key {
+    T depth;
+    int32_t id;
+  };
+  std::vector<int64_t> cam_start(C + 1, 0);
+  for (int c = 0; c < C; ++c) {
+    int64_t v = 0;
+    for (int n = 0; n < N; ++n) v += radii[(int64_t)c * N + n] > 0;
+    cam_start[c + 1] = cam_start[c] + v;
+  }
+  std::vector<Key> order(cam_start[C]);
+  for (int c = 0; c < C; ++c) {
+    Key* o = order.data() + cam_start[c];
+    for (int n = 0; n < N; ++n)
+      if (radii[(int64_t)c * N + n] > 0) *o++ = Key{depths[(int64_t)c * N + n], n};
+    std::sort(order.begin() + cam_start[c], order.begin() + cam_start[c + 1], [](const Key& x, const Key& y) {
+      return x.depth < y.depth || (!(y.depth < x.depth) && x.id < y.id);
+    });
+  }
   std::vector<int64_t> counts(n_tiles + 1, 0);
   for (int64_t idx = 0; idx < (int64_t)C * N; ++idx) {
     if (radii[idx] <= 0) continue;
@@ -39,23 +62,16 @@ void bin_gaussians(int C, int N, const T* means2d, const int32_t* radii, const T
   }
   for (int64_t t = 0; t < n_tiles; ++t) counts[t + 1] += counts[t];
   tile_offsets = counts;
-  flat_ids.assign(counts[n_tiles], 0);
+  flat_ids.resize(counts[n_tiles]);
   std::vector<int64_t> cursor(counts.begin(), counts.end() - 1);
-  // Gaussians enter each tile list in id order, so the stable sort below breaks depth
-  // ties by id (the torch reference does the same).
-  for (int64_t idx = 0; idx < (int64_t)C * N; ++idx) {
-    if (radii[idx] <= 0) continue;
-    const int c = (int)(idx / N), n = (int)(idx % N);
-    const int32_t* q = &rect[idx * 4];
-    for (int ty = q[2]; ty < q[3]; ++ty)
-      for (int tx = q[0]; tx < q[1]; ++tx) flat_ids[cursor[(int64_t)c * TX * TY + ty * TX + tx]++] = n;
-  }
-#pragma omp parallel for schedule(dynamic, 4)
-  for (int64_t t = 0; t < n_tiles; ++t) {
-    const int c = (int)(t / ((int64_t)TX * TY));
-    const T* dep = depths + (int64_t)c * N;
-    std::stable_sort(flat_ids.begin() + tile_offsets[t], flat_ids.begin() + tile_offsets[t + 1],
-                     [dep](int32_t a, int32_t b) { return dep[a] < dep[b]; });
+  for (int c = 0; c < C; ++c) {
+    int64_t* cur = cursor.data() + (int64_t)c * TX * TY;
+    for (int64_t k = cam_start[c]; k < cam_start[c + 1]; ++k) {
+      const int32_t n = order[k].id;
+      const int32_t* q = &rect[((int64_t)c * N + n) * 4];
+      for (int ty = q[2]; ty < q[3]; ++ty)
+        for (int tx = q[0]; tx < q[1]; ++tx) flat_ids[cur[ty * TX + tx]++] = n;
+    }
   }
 }
 
@@ -66,61 +82,109 @@ void rasterize_forward(int C, int N, int D, const T* means2d, const T* conics, c
                        int32_t* topk_ids, T* topk_weights) {
   const int TX = (width + TILE_SIZE - 1) / TILE_SIZE, TY = (height + TILE_SIZE - 1) / TILE_SIZE;
   const int64_t n_tiles = (int64_t)C * TX * TY;
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t t = 0; t < n_tiles; ++t) {
-    const int c = (int)(t / ((int64_t)TX * TY));
-    const int tile = (int)(t % ((int64_t)TX * TY));
-    const int ty = tile / TX, tx = tile % TX;
-    const int64_t start = tile_offsets[t], end = tile_offsets[t + 1];
-    const T* m2 = means2d + (int64_t)c * N * 2;
-    const T* con = conics + (int64_t)c * N * 3;
-    const T* ft = feats + (int64_t)c * N * D;
-    const T* op = opacities + (int64_t)c * N;
-    std::vector<T> acc(D);
-    for (int py = ty * TILE_SIZE; py < std::min((ty + 1) * TILE_SIZE, height); ++py) {
-      for (int px = tx * TILE_SIZE; px < std::min((tx + 1) * TILE_SIZE, width); ++px) {
-        const int64_t pix = ((int64_t)c * height + py) * width + px;
-        const T pcx = T(px) + T(0.5), pcy = T(py) + T(0.5);
-        std::fill(acc.begin(), acc.end(), T(0));
-        T Tr = 1;
-        int64_t last_i = start;
-        int32_t median = -1;
-        int32_t* kid = top_k > 0 ? topk_ids + pix * top_k : nullptr;
-        T* kw = top_k > 0 ? topk_weights + pix * top_k : nullptr;
-        for (int k = 0; k < top_k; ++k) {
-          kid[k] = -1;
-          kw[k] = 0;
-        }
-        for (int64_t i = start; i < end; ++i) {
-          const int32_t g = flat_ids[i];
-          T dx, dy, vis;
-          bool clamped;
-          const T sigma = gaussian_sigma(m2 + g * 2, con + g * 3, pcx, pcy, dx, dy);
-          if (sigma < 0) continue;
-          const T a = gaussian_alpha(op[g], sigma, vis, clamped);
-          if (a < T(ALPHA_MIN)) continue;
-          const T next_T = Tr * (1 - a);
-          if (next_T <= T(T_MIN)) break;
-          const T w = a * Tr;
-          for (int d = 0; d < D; ++d) acc[d] += w * ft[(int64_t)g * D + d];
-          if (median < 0 && next_T <= T(MEDIAN_T)) median = g;
-          if (top_k > 0 && w > kw[top_k - 1]) {
-            int k = top_k - 1;
-            while (k > 0 && kw[k - 1] < w) {
-              kw[k] = kw[k - 1];
-              kid[k] = kid[k - 1];
-              --k;
-            }
-            kw[k] = w;
-            kid[k] = g;
+  constexpr int B = 8;  // Gaussians screened per block (vectorised sigma and cut-off test)
+#pragma omp parallel
+  {
+    // Per-thread scratch: the tile's Gaussians gathered into contiguous arrays (in tile
+    // order, padded to a multiple of B), so the per-pixel loop reads them sequentially.
+    std::vector<T> acc(D), lmx, lmy, lca, lcb, lcc, lop, lcut, lft;
+    std::vector<int32_t> lid;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < n_tiles; ++t) {
+      const int c = (int)(t / ((int64_t)TX * TY));
+      const int tile = (int)(t % ((int64_t)TX * TY));
+      const int ty = tile / TX, tx = tile % TX;
+      const int64_t start = tile_offsets[t], end = tile_offsets[t + 1];
+      const int64_t n = end - start, np = (n + B - 1) / B * B;
+      const T* m2 = means2d + (int64_t)c * N * 2;
+      const T* con = conics + (int64_t)c * N * 3;
+      const T* ft = feats + (int64_t)c * N * D;
+      const T* op = opacities + (int64_t)c * N;
+      for (auto* v : {&lmx, &lmy, &lca, &lcb, &lcc, &lop}) v->assign(np, T(0));
+      // Padding never passes the screen: sigma (0) > -inf.
+      lcut.assign(np, -std::numeric_limits<T>::infinity());
+      lft.resize(n * D);
+      lid.resize(n);
+      for (int64_t j = 0; j < n; ++j) {
+        const int32_t g = flat_ids[start + j];
+        lid[j] = g;
+        lmx[j] = m2[g * 2 + 0];
+        lmy[j] = m2[g * 2 + 1];
+        lca[j] = con[g * 3 + 0];
+        lcb[j] = con[g * 3 + 1];
+        lcc[j] = con[g * 3 + 2];
+        lop[j] = op[g];
+        for (int d = 0; d < D; ++d) lft[j * D + d] = ft[(int64_t)g * D + d];
+        // sigma above which opacity * exp(-sigma) < ALPHA_MIN for certain (the margin is far
+        // above rounding error), so the Gaussian would be skipped: no exp needed there.
+        // A NaN cut-off (opacity < 0 or NaN) never compares true: those take the exact path.
+        lcut[j] = T(std::log(double(op[g]) / ALPHA_MIN) + 1e-3);
+      }
+      for (int py = ty * TILE_SIZE; py < std::min((ty + 1) * TILE_SIZE, height); ++py) {
+        for (int px = tx * TILE_SIZE; px < std::min((tx + 1) * TILE_SIZE, width); ++px) {
+          const int64_t pix = ((int64_t)c * height + py) * width + px;
+          const T pcx = T(px) + T(0.5), pcy = T(py) + T(0.5);
+          std::fill(acc.begin(), acc.end(), T(0));
+          T Tr = 1;
+          int64_t last_j = 0;
+          int32_t median = -1;
+          int32_t* kid = top_k > 0 ? topk_ids + pix * top_k : nullptr;
+          T* kw = top_k > 0 ? topk_weights + pix * top_k : nullptr;
+          for (int k = 0; k < top_k; ++k) {
+            kid[k] = -1;
+            kw[k] = 0;
           }
-          Tr = next_T;
-          last_i = i + 1;
+          bool done = false;
+          for (int64_t j0 = 0; j0 < np && !done; j0 += B) {
+            // sigma exactly as gaussian_sigma computes it; keep[] = not skipped by the
+            // sigma < 0 test or the cut-off (NaN sigma is kept, as in the scalar path).
+            T sig[B];
+            int32_t keep[B];
+            for (int k = 0; k < B; ++k) {
+              const T dx = lmx[j0 + k] - pcx, dy = lmy[j0 + k] - pcy;
+              const T s = T(0.5) * (lca[j0 + k] * dx * dx + lcc[j0 + k] * dy * dy) + lcb[j0 + k] * dx * dy;
+              sig[k] = s;
+              keep[k] = !(s < 0) & !(s > lcut[j0 + k]);
+            }
+            int32_t any = 0;
+            for (int k = 0; k < B; ++k) any |= keep[k];
+            if (!any) continue;
+            for (int k = 0; k < B; ++k) {
+              if (!keep[k]) continue;
+              const int64_t j = j0 + k;
+              T vis;
+              bool clamped;
+              const T a = gaussian_alpha(lop[j], sig[k], vis, clamped);
+              if (a < T(ALPHA_MIN)) continue;
+              const T next_T = Tr * (1 - a);
+              if (next_T <= T(T_MIN)) {
+                done = true;
+                break;
+              }
+              const T w = a * Tr;
+              const T* f = &lft[j * D];
+              for (int d = 0; d < D; ++d) acc[d] += w * f[d];
+              const int32_t g = lid[j];
+              if (median < 0 && next_T <= T(MEDIAN_T)) median = g;
+              if (top_k > 0 && w > kw[top_k - 1]) {
+                int q = top_k - 1;
+                while (q > 0 && kw[q - 1] < w) {
+                  kw[q] = kw[q - 1];
+                  kid[q] = kid[q - 1];
+                  --q;
+                }
+                kw[q] = w;
+                kid[q] = g;
+              }
+              Tr = next_T;
+              last_j = j + 1;
+            }
+          }
+          for (int d = 0; d < D; ++d) out[pix * D + d] = acc[d];
+          alpha[pix] = 1 - Tr;
+          last[pix] = start + last_j;
+          median_ids[pix] = median;
         }
-        for (int d = 0; d < D; ++d) out[pix * D + d] = acc[d];
-        alpha[pix] = 1 - Tr;
-        last[pix] = last_i;
-        median_ids[pix] = median;
       }
     }
   }
