@@ -205,6 +205,12 @@ void rasterize_backward(int C, int N, int D, const T* means2d, const T* conics, 
   const int64_t row = 2 + 3 + D + 1;
   const int64_t per_thread = (int64_t)C * N * row;
   std::vector<T> buf((int64_t)n_threads * per_thread, T(0));
+  // Per-Gaussian sigma cut-off, as in rasterize_forward: above it alpha < ALPHA_MIN for
+  // certain, so the Gaussian is skipped without evaluating exp (same result).
+  std::vector<T> cut_all((int64_t)C * N);
+#pragma omp parallel for schedule(static)
+  for (int64_t idx = 0; idx < (int64_t)C * N; ++idx)
+    cut_all[idx] = T(std::log(double(opacities[idx]) / ALPHA_MIN) + 1e-3);
 #pragma omp parallel num_threads(n_threads)
   {
     int tid = 0;
@@ -223,6 +229,7 @@ void rasterize_backward(int C, int N, int D, const T* means2d, const T* conics, 
       const T* con = conics + (int64_t)c * N * 3;
       const T* ft = feats + (int64_t)c * N * D;
       const T* op = opacities + (int64_t)c * N;
+      const T* cut = cut_all.data() + (int64_t)c * N;
       T* gcam = gb + (int64_t)c * N * row;
       for (int py = ty * TILE_SIZE; py < std::min((ty + 1) * TILE_SIZE, height); ++py) {
         for (int px = tx * TILE_SIZE; px < std::min((tx + 1) * TILE_SIZE, width); ++px) {
@@ -238,7 +245,7 @@ void rasterize_backward(int C, int N, int D, const T* means2d, const T* conics, 
             T dx, dy, vis;
             bool clamped;
             const T sigma = gaussian_sigma(m2 + g * 2, con + g * 3, pcx, pcy, dx, dy);
-            if (sigma < 0) continue;
+            if (sigma < 0 || sigma > cut[g]) continue;
             const T a = gaussian_alpha(op[g], sigma, vis, clamped);
             if (a < T(ALPHA_MIN)) continue;
             Tr = Tr / (1 - a);  // transmittance in front of this Gaussian
