@@ -3,12 +3,17 @@
 preset: hull count, vertices, hull volume / mesh volume, whether a mug's cavity stays open,
 seconds per object. Writes bench/results/collision.json.
 
-    python bench/bench_collision.py [--presets mujoco physx bullet] [--no-ycb]
+    python bench/bench_collision.py [--presets mujoco physx bullet] [--config-presets default cpu] [--no-ycb]
+
+``--presets`` are the simulator limits (collision.preset); ``--config-presets`` are the
+splat2sim config presets whose ``collision`` section sets CoACD's effort ("default" = the
+built-in defaults, "cpu" = the laptop preset with fewer MCTS iterations).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -25,12 +30,13 @@ def main() -> None:
     import trimesh
 
     from splat2sim.stages.collision.coacd_runner import decompose
-    from splat2sim.stages.collision.config import CollisionConfig
+    from splat2sim.config import load_config
     from splat2sim.stages.collision.run import make_job
     from splat2sim.synth.meshes import make_object
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--presets", nargs="+", default=["mujoco", "physx", "bullet"])
+    parser.add_argument("--config-presets", nargs="+", default=["cpu", "default"])
     parser.add_argument("--no-ycb", action="store_true")
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "collision.json"))
     args = parser.parse_args()
@@ -51,23 +57,45 @@ def main() -> None:
                     cavity = np.array([c[0], c[1], lo[2] + 0.6 * (hi[2] - lo[2])])
                 meshes[f"ycb_{name}"] = (m.vertices, m.faces, cavity)
     rows = []
-    for preset in args.presets:
-        for name, (v, f, cavity) in meshes.items():
-            t0 = time.perf_counter()
-            res = decompose(make_job(name, v, f, CollisionConfig(preset=preset), seed=0))
-            hulls = [trimesh.Trimesh(hv, hf, process=False) for hv, hf in res["hulls"]]
-            mesh = trimesh.Trimesh(v, f, process=False)
-            mv = abs(mesh.volume) if mesh.is_watertight else abs(mesh.convex_hull.volume)
-            row = {"object": name, "preset": preset, "method": res["method"], "hulls": len(hulls),
-                   "max_vertices_per_hull": max(len(h.vertices) for h in hulls),
-                   "hull_to_mesh_volume": sum(h.volume for h in hulls) / mv, "mesh_watertight": bool(mesh.is_watertight),
-                   "faces": int(len(f)), "seconds": round(time.perf_counter() - t0, 2),
-                   "threshold": (res["settings"] or {}).get("threshold"), "attempts": len(res["attempts"])}  # fmt: skip
-            if cavity is not None:
-                row["cavity_open"] = not any(h.contains([cavity])[0] for h in hulls)
-            rows.append(row)
-            print(json.dumps(row), flush=True)
-    Path(args.out).write_text(json.dumps({"schema_version": 1, "benchmark": "collision", "cpu_count": os.cpu_count(), "rows": rows}, indent=2) + "\n")
+    for config_preset in args.config_presets:
+        base = load_config(preset=None if config_preset == "default" else config_preset).section("collision")
+        for preset in args.presets:
+            for name, (v, f, cavity) in meshes.items():
+                cfg = dataclasses.replace(base, preset=preset)
+                t0 = time.perf_counter()
+                res = decompose(make_job(name, v, f, cfg, seed=0))
+                hulls = [trimesh.Trimesh(hv, hf, process=False) for hv, hf in res["hulls"]]
+                mesh = trimesh.Trimesh(v, f, process=False)
+                mv = abs(mesh.volume) if mesh.is_watertight else abs(mesh.convex_hull.volume)
+                row = {"object": name, "preset": preset, "config_preset": config_preset,
+                       "mcts_iterations": cfg.mcts_iterations, "preprocess_mode": cfg.preprocess_mode, "method": res["method"], "hulls": len(hulls),
+                       "max_vertices_per_hull": max(len(h.vertices) for h in hulls),
+                       "hull_to_mesh_volume": sum(h.volume for h in hulls) / mv, "mesh_watertight": bool(mesh.is_watertight),
+                       "volume_reference": "mesh" if mesh.is_watertight else "convex hull of the mesh (the mesh is not watertight)",
+                       "load_average": [round(x, 2) for x in os.getloadavg()],
+                       "faces": int(len(f)), "seconds": round(time.perf_counter() - t0, 2),
+                       "threshold": (res["settings"] or {}).get("threshold"), "attempts": len(res["attempts"])}  # fmt: skip
+                if cavity is not None:
+                    row["cavity_open"] = not any(h.contains([cavity])[0] for h in hulls)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                write_results(args.out, rows)  # after every row: a stopped run keeps what it measured
+
+
+def write_results(out: str, rows: list[dict]) -> None:
+    import coacd
+
+    summary = {}
+    for row in rows:
+        key = f"{row['config_preset']}/{row['preset']}"
+        entry = summary.setdefault(key, {"seconds_total": 0.0, "max_hulls": 0, "cavity_open": []})
+        entry["seconds_total"] = round(entry["seconds_total"] + row["seconds"], 2)
+        entry["max_hulls"] = max(entry["max_hulls"], row["hulls"])
+        if "cavity_open" in row:
+            entry["cavity_open"].append(f"{row['object']}: {row['cavity_open']}")
+    result = {"schema_version": 1, "benchmark": "collision", "cpu_count": os.cpu_count(),
+              "coacd_version": getattr(coacd, "__version__", "unknown"), "summary": summary, "rows": rows}  # fmt: skip
+    Path(out).write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
