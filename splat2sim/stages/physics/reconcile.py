@@ -10,8 +10,12 @@ The material volume of an object depends on how it is filled:
   surface area x wall thickness (both faces of the wall are counted in the area). If the
   mesh is a closed outer surface with the cavity filled in (as reconstructions often are),
   area x thickness is much less than the enclosed volume: the shell is what has mass.
-  So the material volume is min(enclosed volume, area x thickness), and inertia follows
-  the same choice.
+  So the material volume is min(enclosed volume, wall area x thickness), and inertia
+  follows the same choice.
+  The wall area is the mesh's area, but at most its convex hull's: a scan that models the
+  cavity has both faces of the wall (about twice the wall's area), while its hull has the
+  outer face and a lid over the opening. Either way a cup scanned with or without its
+  cavity gets about the same shell mass, and never a double-counted wall.
 """
 
 from __future__ import annotations
@@ -35,10 +39,17 @@ class Geometry:
     watertight: bool
     volume_sigma: float = 0.1  # log-space uncertainty of the measured volume
     notes: list[str] = field(default_factory=list)
+    hull_area: float | None = None  # convex hull's surface area (m^2); None when degenerate
+
+    @property
+    def wall_area(self) -> float:
+        """Area of a thin wall's outer face: the mesh's area, at most its convex hull's."""
+        return min(self.area, self.hull_area) if self.hull_area else self.area
 
     def scaled(self, s: float) -> "Geometry":
         return Geometry(self.vertices * s, self.faces, self.volume * s**3, self.area * s**2, self.extents * s,
-                        self.bounds * s, self.watertight, self.volume_sigma, list(self.notes))  # fmt: skip
+                        self.bounds * s, self.watertight, self.volume_sigma, list(self.notes),
+                        None if self.hull_area is None else self.hull_area * s**2)  # fmt: skip
 
 
 def geometry_from_mesh(vertices, faces, *, watertight: bool | None = None, volume: float | None = None) -> Geometry:
@@ -58,12 +69,12 @@ def geometry_from_mesh(vertices, faces, *, watertight: bool | None = None, volum
             volume = 0.0
     sigma = 0.1
     box = float(np.prod(np.maximum(extents, 1e-9)))
+    hull, hull_area = _hull_measures(v)
     if not watertight or not volume > 0 or volume > box * 1.01:
-        hull = _hull_volume(v)
         notes.append(f"mesh is not watertight: volume {volume:.3g} m^3 is unreliable; using 0.75 x convex hull {hull:.3g} m^3")
         volume = 0.75 * hull if hull > 0 else 0.5 * box
         sigma = 0.35
-    return Geometry(v, f, float(volume), area, extents, bounds, bool(watertight), sigma, notes)
+    return Geometry(v, f, float(volume), area, extents, bounds, bool(watertight), sigma, notes, hull_area or None)
 
 
 def _closed(faces: np.ndarray) -> bool:
@@ -72,13 +83,15 @@ def _closed(faces: np.ndarray) -> bool:
     return bool(np.all(counts == 2))
 
 
-def _hull_volume(v: np.ndarray) -> float:
+def _hull_measures(v: np.ndarray) -> tuple[float, float]:
+    """Volume and surface area of the convex hull of points [V,3] (zeros when degenerate)."""
     from scipy.spatial import ConvexHull, QhullError
 
     try:
-        return float(ConvexHull(v).volume)
+        hull = ConvexHull(v)
+        return float(hull.volume), float(hull.area)
     except (QhullError, ValueError):
-        return 0.0
+        return 0.0, 0.0
 
 
 # ----------------------------------------------------------------------------- log-space numbers
@@ -107,10 +120,11 @@ def material_volume(geom: Geometry, fill: str, thickness: dict | None) -> Materi
     if fill != "shell" or not thickness:
         return MaterialVolume(v, v, v, "solid")
     t, (tlo, thi) = thickness["value"], thickness["range"]
-    shell = geom.area * t
+    wall = geom.wall_area
+    shell = wall * t
     if shell >= v:
         return MaterialVolume(v, v, v, "walls_in_mesh")
-    return MaterialVolume(shell, min(geom.area * tlo, v), min(geom.area * thi, v), "shell")
+    return MaterialVolume(shell, min(wall * tlo, v), min(wall * thi, v), "shell")
 
 
 @dataclass

@@ -550,7 +550,7 @@ def _finish(ctx: StageContext, o: dict, est: Estimate, g: R.Geometry, user: dict
         "source": source,
         "confidence": round(float(confidence), 3),
         "measured": {"extents": [float(x) for x in g.extents], "volume": float(g.volume), "area": float(g.area),
-                     "material_volume": float(rec.material.volume), "watertight": g.watertight,
+                     "wall_area": float(g.wall_area), "material_volume": float(rec.material.volume), "watertight": g.watertight,
                      "density_x_volume_kg": rec.geometric},  # fmt: skip
         "estimator": {"used": est.source, **est.details},
         "notes": notes,
