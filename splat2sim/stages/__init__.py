@@ -125,7 +125,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="physics",
-            version=2,  # 2: a shell's wall area is at most its convex hull's (no double-counted walls)
+            version=2,  # 2: wall area at most the convex hull's (no double-counted walls); crops avoid views where objects hide it
             description="material, mass, inertia, friction and restitution per object, with ranges",
             upstream=("frames", "poses", "segment", "mesh"),
             config_cls=PhysicsConfig,
