@@ -231,11 +231,12 @@ def train(model: SplatModel, views: TrainViews, cfg, *, backend: str, seed: int,
 def evaluate(gaussians: Gaussians, views: TrainViews, indices: list[int], *, backend: str) -> dict:
     """PSNR and SSIM of renders against the images at ``indices``."""
     if not indices:
-        return {"psnr": None, "ssim": None, "views": 0}
+        return {"psnr": None, "ssim": None, "views": 0, "psnr_per_view": []}
     psnrs, ssims = [], []
     for i in indices:
         out = render(gaussians, views.camera(i), backend=backend)
         target = views.images[i : i + 1]
         psnrs.append(psnr(out.rgb, target))
         ssims.append(float(ssim(out.rgb.clamp(0, 1), target)))
-    return {"psnr": round(float(np.mean(psnrs)), 3), "ssim": round(float(np.mean(ssims)), 4), "views": len(indices)}
+    return {"psnr": round(float(np.mean(psnrs)), 3), "ssim": round(float(np.mean(ssims)), 4), "views": len(indices),
+            "psnr_per_view": [round(float(x), 3) for x in psnrs]}
