@@ -98,7 +98,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="segment",
-            version=4,  # 4: only table under the contact patch is attached (not under overhangs)
+            version=5,  # 5: scale-aware clustering (segment.link_scale); 4: table attached only under the contact patch
             description="objects split from the background, labelled",
             upstream=("frames", "poses", "splat"),
             config_cls=SegmentConfig,

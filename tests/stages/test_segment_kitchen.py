@@ -1,6 +1,12 @@
 """Segmentation of a real capture: the LEGO bulldozer on the kitchen table in
 ../shared/data/real/kitchen_lego (skipped when absent; slow: it trains a CPU splat).
 
+The splat is trained at the CPU preset's resolution with the Gaussian budget and
+iterations that reach the 22 dB held-out target on these photos (bench/bench_splat.py);
+the CPU preset's own 1000-iteration, 30k splat is coarser, and its bulldozer comes out in
+two pieces (the bucket split off at the narrow footprint of its arms, with a note saying
+so).
+
 Ground truth is a hand-drawn bounding box of the bulldozer in four of the source photos
 (pixels of the 1558x1039 originals, drawn once by looking at the photos, tracks and bucket
 teeth included). The photos have no masks, so the check works in 2D: the object's
@@ -25,6 +31,7 @@ if not DATA.is_dir():
     DATA = Path("/work/shared/data/real")
 LEGO = DATA / "kitchen_lego" / "images"
 
+SPLAT = ["splat.iterations=3000", "splat.max_gaussians=60000", "splat.densify_until=1500"]
 # source photo -> bulldozer box (x0, y0, x1, y1) in the photo's own pixels
 BULLDOZER_BOXES = {
     "frame_02.jpg": (472, 110, 1036, 810),
@@ -53,7 +60,7 @@ def _box_iou(a, b) -> float:
 @pytest.mark.skipif(not LEGO.is_dir(), reason="kitchen_lego photos not present")
 def test_kitchen_bulldozer_is_one_object_apart_from_the_table(tmp_path):
     ws = tmp_path / "ws"
-    api.build(LEGO, ws, preset="cpu", until="segment")
+    api.build(LEGO, ws, preset="cpu", until="segment", overrides=SPLAT)
 
     means = read_gaussians_ply(ws / "splat/gaussians.ply")["means"].astype(np.float64)
     labels = np.load(ws / "segment/gaussian_labels.npy")
@@ -66,6 +73,7 @@ def test_kitchen_bulldozer_is_one_object_apart_from_the_table(tmp_path):
 
     views = 0
     bulldozer_votes: dict[str, int] = {}
+    inside_in_every_view = {o["id"]: True for o in objects}
     for frame in cams["frames"]:
         name = source_of[frame["file"]]
         if name not in BULLDOZER_BOXES or not frame.get("registered", True):
@@ -74,6 +82,10 @@ def test_kitchen_bulldozer_is_one_object_apart_from_the_table(tmp_path):
         k = (cams.get("cameras") or [cams["intrinsics"]])[frame.get("camera", 0)]
         box = np.asarray(BULLDOZER_BOXES[name], np.float64) * to_frame
         uv = _project(means, frame, k)
+        for obj in objects:
+            pts = uv[labels == obj["index"]]
+            inside_box = np.all((pts >= box[:2]) & (pts <= box[2:]), axis=1)
+            inside_in_every_view[obj["id"]] &= bool(inside_box.mean() >= 0.9)
         # robust extent of each object's projection (2nd-98th percentile) against the box
         ious = {}
         for obj in objects:
@@ -100,3 +112,7 @@ def test_kitchen_bulldozer_is_one_object_apart_from_the_table(tmp_path):
     assert len(bulldozer_votes) == 1 and max(bulldozer_votes.values()) == views, bulldozer_votes
     bulldozer = next(o for o in objects if o["id"] in bulldozer_votes)
     assert bulldozer["support"] == "table"
+    # no piece of it came out as an object of its own: something else can fall inside the
+    # box from one side (a jar behind it), but only a part of the bulldozer does from all four
+    pieces = [key for key, inside in inside_in_every_view.items() if inside and key != bulldozer["id"]]
+    assert not pieces, f"parts of the bulldozer segmented apart: {pieces}"

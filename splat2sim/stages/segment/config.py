@@ -27,6 +27,11 @@ class SegmentConfig:
     link_distance: float = field(
         default=2.5, metadata={"help": "clustering: neighbours closer than this x the median Gaussian spacing are linked", "min": 0.5}
     )
+    link_scale: float = field(
+        default=0.5,
+        metadata={"help": "clustering is scale-aware: a link also reaches this x the two Gaussians' largest 1-sigma radii "
+                          "(each capped at the link distance), so a sparse, coarse splat stays in one piece", "min": 0.0},
+    )  # fmt: skip
     min_object_fraction: float = field(
         default=0.005, metadata={"help": "clusters smaller than this fraction of the above-table Gaussians are noise", "min": 0.0}
     )

@@ -67,9 +67,11 @@ def table_thickness(z: np.ndarray, band: float, iterations: int = 2) -> float:
     return thickness
 
 
-def connected_clusters(points: np.ndarray, radius: float, min_samples: int = 4) -> np.ndarray:
-    """DBSCAN on ``points``: -1 noise, else component id. Core points have >= min_samples
-    neighbours within ``radius``; border points join their nearest core point."""
+def connected_clusters(points: np.ndarray, radius: float, min_samples: int = 4, reach: np.ndarray | None = None) -> np.ndarray:
+    """DBSCAN on ``points`` [N,3]: -1 noise, else component id. Two points are neighbours
+    within ``radius`` plus their ``reach`` [N] (each point's own extent, for Gaussians that
+    are large where the splat is sparse; None: 0). Core points have >= min_samples
+    neighbours; border points join their nearest core point within ``radius``."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
@@ -79,7 +81,12 @@ def connected_clusters(points: np.ndarray, radius: float, min_samples: int = 4) 
     if n == 0:
         return labels
     tree = cKDTree(points)
-    pairs = tree.query_pairs(radius, output_type="ndarray")
+    if reach is None or not np.any(reach > 0):
+        pairs = tree.query_pairs(radius, output_type="ndarray")
+    else:
+        pairs = tree.query_pairs(radius + 2 * float(reach.max()), output_type="ndarray")
+        gap = np.linalg.norm(points[pairs[:, 0]] - points[pairs[:, 1]], axis=1)
+        pairs = pairs[gap <= radius + reach[pairs[:, 0]] + reach[pairs[:, 1]]]
     counts = np.bincount(pairs.ravel(), minlength=n) + 1
     core = counts >= min_samples
     both = core[pairs[:, 0]] & core[pairs[:, 1]]
@@ -256,7 +263,10 @@ def segment_geometric(
     pts = means[idx]
     spacing = knn_spacing(pts)
     radius = cfg.link_distance * spacing
-    comp = connected_clusters(pts, radius)
+    # scale-aware: Gaussians whose 1-sigma ellipsoids (nearly) touch are linked; capped so a
+    # few huge ones cannot bridge separate objects
+    reach = cfg.link_scale * np.minimum(size[idx], radius)
+    comp = connected_clusters(pts, radius, reach=reach)
     min_count = max(cfg.min_object_gaussians, int(np.ceil(cfg.min_object_fraction * len(idx))))
     stats.update(spacing_objects=spacing, link_radius=radius, min_cluster=min_count)
     clusters: list[Cluster] = []
