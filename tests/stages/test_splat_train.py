@@ -109,6 +109,8 @@ def _fit_known_scene(device: str) -> None:
     after = T.evaluate(model.gaussians(), views, views.test, backend="native")
     assert after["psnr"] > before["psnr"] + 2.5, (before, after)
     assert after["ssim"] > 1.8 * before["ssim"], (before, after)
+    assert len(after["psnr_per_view"]) == after["views"] == 2
+    assert after["psnr"] == pytest.approx(np.mean(after["psnr_per_view"]), abs=1e-3)
     assert np.mean(history["loss"][-20:]) < 0.5 * np.mean(history["loss"][:20])
     assert model.num <= cfg.max_gaussians
 
