@@ -148,8 +148,10 @@ def test_imports_reproduce_the_poses(synthetic, tmp_path):
     got = json.loads((copy / "poses/cameras.json").read_text())
     world = json.loads((copy / "poses/world.json").read_text())
     assert world["scale_source"] == "imported_metric" and world["imported"]["kind"] == "colmap"
+    # the import re-triangulates the points (multi-threaded matching, not bit-reproducible)
+    # and fits the support plane to them again: the world frame may turn by ~0.1 degree
     for f in got["frames"]:
-        assert np.allclose(np.array(f["world_from_camera"]), reference[f["file"]], atol=2e-3)
+        assert np.allclose(np.array(f["world_from_camera"]), reference[f["file"]], atol=5e-3)
 
     intr = cams["intrinsics"]
     transforms = {
