@@ -62,6 +62,7 @@ def main() -> None:
             "held_out_psnr": metrics["held_out"]["psnr"],
             "held_out_ssim": metrics["held_out"]["ssim"],
             "held_out_views": metrics["held_out"]["views"],
+            "held_out_psnr_per_view": metrics["held_out"].get("psnr_per_view"),
             "training_view_psnr": metrics["training_views"]["psnr"],
             "gaussians": metrics["gaussians"],
             "iterations": metrics["iterations"],
