@@ -86,3 +86,22 @@ PARAM_NAMES = ["means", "log_scales", "quats", "opacity_logits", "sh"]
 
 def with_grad(g: Gaussians) -> Gaussians:
     return Gaussians(*(t.detach().clone().requires_grad_(True) for t in params(g)))
+
+
+def single_gaussian_scene(dtype=torch.float64):
+    """One anisotropic, rotated Gaussian with SH up to degree 2 in front of one camera, and a
+    coloured background: (gaussians, cameras, background)."""
+    g = make_gaussians([0.1, -0.05, 2.0], [math.log(0.08), math.log(0.05), math.log(0.12)],
+                       quats=[[0.9, 0.2, -0.3, 0.1]], opacity_logits=[logit(0.7)],
+                       sh=torch.randn(1, 9, 3, dtype=torch.float64) * 0.3, dtype=dtype)  # fmt: skip
+    return g, identity_cameras(dtype=dtype), torch.tensor([0.1, 0.5, 0.9])
+
+
+def overlapping_pair_scene(dtype=torch.float64):
+    """A red Gaussian at depth 2 in front of a blue one at depth 4, both on the optical axis
+    of a camera whose centre pixel is (32, 24): (gaussians, cameras). Composited, that pixel
+    is 0.9 red + 0.09 blue, and its median depth is 2."""
+    red, blue = dc_for_colour([1.0, 0, 0]), dc_for_colour([0, 0, 1.0])
+    g = make_gaussians([[0, 0, 4.0], [0, 0, 2.0]], math.log(0.2), opacity_logits=[logit(0.9)] * 2,
+                       sh=torch.stack([blue, red])[:, None], dtype=dtype)  # fmt: skip
+    return g, identity_cameras(dtype=dtype, on_pixel=True)

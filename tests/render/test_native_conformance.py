@@ -3,14 +3,12 @@ outputs and gradients, in float64 (tight) and float32 (atol ~1e-4)."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 
 from splat2sim.render import Gaussians, mask_weights, native, render, torch_ref
 
-from .scenes import PARAM_NAMES, dc_for_colour, identity_cameras, logit, make_gaussians, params, random_scene, with_grad
+from .scenes import PARAM_NAMES, identity_cameras, overlapping_pair_scene, params, random_scene, single_gaussian_scene, with_grad
 
 pytestmark = pytest.mark.usefixtures("native_ok")
 
@@ -46,18 +44,13 @@ def _compare(g, cams, dtype, background=None):
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_single_gaussian(dtype):
-    g = make_gaussians([0.1, -0.05, 2.0], [math.log(0.08), math.log(0.05), math.log(0.12)],
-                       quats=[[0.9, 0.2, -0.3, 0.1]], opacity_logits=[logit(0.7)],
-                       sh=torch.randn(1, 9, 3, dtype=torch.float64) * 0.3, dtype=dtype)  # fmt: skip
-    _compare(g, identity_cameras(dtype=dtype), dtype, background=torch.tensor([0.1, 0.5, 0.9]))
+    g, cams, background = single_gaussian_scene(dtype)
+    _compare(g, cams, dtype, background=background)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_overlapping_pair_front_colour_dominates(dtype):
-    red, blue = dc_for_colour([1.0, 0, 0]), dc_for_colour([0, 0, 1.0])
-    g = make_gaussians([[0, 0, 4.0], [0, 0, 2.0]], math.log(0.2), opacity_logits=[logit(0.9)] * 2,
-                       sh=torch.stack([blue, red])[:, None], dtype=dtype)  # fmt: skip
-    ref, nat = _compare(g, identity_cameras(dtype=dtype, on_pixel=True), dtype)
+    ref, nat = _compare(*overlapping_pair_scene(dtype), dtype)
     assert nat.rgb[0, 24, 32].tolist() == pytest.approx([0.9, 0.0, 0.09], abs=1e-6)
     assert nat.median_depth[0, 24, 32, 0].item() == pytest.approx(2.0)
 
