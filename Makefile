@@ -16,11 +16,12 @@ PYTEST_ARGS ?=
 export MUJOCO_GL ?= egl
 export PYOPENGL_PLATFORM ?= egl
 
-.PHONY: install test test-all test-gpu demo bench native check-kernels lock doctor clean help
+.PHONY: install test test-all test-gpu demo bench native check-kernels lock lint format doctor clean help
 
 help:
 	@echo "make demo      install if needed, then build examples/tabletop into a workspace"
-	@echo "make test      install if needed, then run the tests (not the slow ones)"
+	@echo "make test      install if needed, then lint and run the tests (not the slow ones)"
+	@echo "make lint      ruff: lint and format check (make format applies the format)"
 	@echo "make test-all  every test, slow ones included"
 	@echo "make bench     run the CPU benchmarks (JSON in bench/results/)"
 	@echo "make doctor    what is installed and which backends work here"
@@ -46,7 +47,17 @@ native: install
 check-kernels:
 	sh csrc/check/check.sh
 
-test: install native
+LINT_PATHS := splat2sim tests bench scripts examples
+
+lint: install
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+format: install
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+	$(BIN)/ruff format $(LINT_PATHS)
+
+test: install lint native
 	$(BIN)/python -m pytest -m "not slow and not gpu" $(PYTEST_ARGS)
 
 test-all: install native

@@ -42,8 +42,13 @@ WORKLOADS = {
     "splat": {
         "until": "splat",
         "overrides": [
-            "frames.target_count=16", "poses.marker_size=0.08", "splat.iterations=200", "splat.train_max_side=160",
-            "splat.max_gaussians=8000", "splat.densify_from=100", "splat.densify_until=150",
+            "frames.target_count=16",
+            "poses.marker_size=0.08",
+            "splat.iterations=200",
+            "splat.train_max_side=160",
+            "splat.max_gaussians=8000",
+            "splat.densify_from=100",
+            "splat.densify_until=150",
         ],
     },
 }
@@ -58,7 +63,8 @@ def make_captures(folder: Path, count: int) -> list[Path]:
         target = folder / f"scan_{i:02d}.mp4"
         if not target.is_file():
             capture = generate_capture(
-                folder / f"capture_{i:02d}", SynthConfig(seed=100 + i, width=320, height=240, duration_s=2, fps=15, object_kinds=kinds[i % len(kinds)])
+                folder / f"capture_{i:02d}",
+                SynthConfig(seed=100 + i, width=320, height=240, duration_s=2, fps=15, object_kinds=kinds[i % len(kinds)]),
             )
             capture.video.rename(target)
         videos.append(target)

@@ -29,8 +29,8 @@ sys.path.insert(0, str(REPO))
 def main() -> None:
     import trimesh
 
-    from splat2sim.stages.collision.coacd_runner import decompose
     from splat2sim.config import load_config
+    from splat2sim.stages.collision.coacd_runner import decompose
     from splat2sim.stages.collision.run import make_job
     from splat2sim.synth.meshes import make_object
 

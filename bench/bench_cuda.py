@@ -398,8 +398,13 @@ def main() -> None:
         "sh_degree": 3,
         "repeats": args.repeats,
         "timing": "median wall seconds, synchronized, after 2 warm-up runs",
-        "gsplat_options": {"packed": args.gsplat_packed, "rasterize_mode": "classic", "eps2d": 0.3, "tile_size": 16,
-                           "render_mode": "RGB+D"},  # fmt: skip
+        "gsplat_options": {
+            "packed": args.gsplat_packed,
+            "rasterize_mode": "classic",
+            "eps2d": 0.3,
+            "tile_size": 16,
+            "render_mode": "RGB+D",
+        },  # fmt: skip
         "scenes": speed_and_memory(args, device),
     }
     if not args.skip_training:

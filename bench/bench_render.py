@@ -115,8 +115,7 @@ def main() -> None:
     report = {
         "schema_version": 1,
         "benchmark": "render_cpu",
-        "description": "median seconds per call, one camera; forward under no_grad; "
-        "forward_backward = render + backward of sum(rgb) + sum(depth)",
+        "description": "median seconds per call, one camera; forward under no_grad; forward_backward = render + backward of sum(rgb) + sum(depth)",
         "machine": {
             "cpu": cpu_model(),
             "cores": os.cpu_count(),

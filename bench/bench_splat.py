@@ -74,8 +74,12 @@ def main() -> None:
         print(key, json.dumps(results[key]), flush=True)
     payload = {
         "benchmark": "splat stage, CPU preset (targets: example held-out PSNR >= 28 dB within 600 s; kitchen >= 22 dB)",
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "load_average_at_end": os.getloadavg()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average_at_end": os.getloadavg(),
+        },
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Build the bundled example from Python and print what each stage did.
 
-    .venv/bin/python examples/python_api.py [WORKSPACE]
+.venv/bin/python examples/python_api.py [WORKSPACE]
 """
 
 import sys

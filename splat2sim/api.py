@@ -49,6 +49,8 @@ class BuildResult:
     outcomes: list[StageOutcome] = field(default_factory=list)
     not_implemented: list[str] = field(default_factory=list)
 
+    problems: list[str] = field(default_factory=list)  # the build ran but missed its purpose
+
     @property
     def ran(self) -> list[str]:
         return [o.stage for o in self.outcomes if o.action == "ran"]
@@ -61,7 +63,8 @@ def workspace_config(ws: Workspace) -> Config | None:
     if not path.is_file():
         return None
     try:
-        return Config.defaults().apply(read_config_file(path), origin=str(path))
+        stored = read_config_file(path)
+        return Config.defaults().apply({**stored, "_stored": True} if isinstance(stored, dict) else stored, origin=str(path))
     except ConfigError as exc:
         raise ConfigError(
             f"the workspace's stored config is invalid: {exc.message}",
@@ -112,6 +115,8 @@ def _context(ws: Workspace, spec: StageSpec, config: Config, input_path, reporte
         out_dir=out_dir,
         input_path=Path(input_path) if input_path else None,
         reporter=reporter,
+        upstream=tuple(spec.upstream),
+        caches=tuple(spec.caches),
     )
 
 
@@ -258,6 +263,11 @@ def build(
             check_stage_name(name)
     if until is not None:
         check_stage_name(until, must_exist=False)
+    if from_stage is not None and until is not None and layout.STAGE_ORDER.index(from_stage) > layout.STAGE_ORDER.index(until):
+        raise ConfigError(
+            f"--from {from_stage} comes after --until {until}: no stage is in that range",
+            hint=f"stages run in the order {', '.join(layout.STAGE_ORDER)}",
+        )
     ws = Workspace.open(workspace, create=True)
     result = BuildResult(workspace=ws.root)
     with ws.locked():
@@ -289,7 +299,19 @@ def build(
             _remember(ws, config, input_path)
         if not any(o.action == "ran" for o in result.outcomes):
             _remember(ws, config, input_path)
+        result.problems = _purpose_problems(ws, result)
     return result
+
+
+def _purpose_problems(ws: Workspace, result: BuildResult) -> list[str]:
+    """What makes a build that ran without error useless: no object found."""
+    segment = next((o for o in result.outcomes if o.stage == "segment"), None)
+    record = segment.record if segment is not None and segment.record is not None else None
+    if record is None and segment is not None:
+        record = ws.read_record("segment")
+    if record is not None and record.metrics.get("objects") == 0:
+        return ["no object was found: the scene has only the support surface, nothing to push, grasp or knock over"]
+    return []
 
 
 def run_stage(

@@ -22,8 +22,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-config_app = typer.Typer(help="Show and check configuration.", no_args_is_help=True)
-app.add_typer(config_app, name="config")
 
 _STATE = {"debug": False, "quiet": False}
 
@@ -31,6 +29,10 @@ _STATE = {"debug": False, "quiet": False}
 PresetOpt = typer.Option(None, "--preset", "-p", help="start from a preset: cpu, gpu, quality")
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML or TOML config file (repeatable)")
 SetOpt = typer.Option(None, "--set", "-s", help="override one value: section.key=value (repeatable)")
+
+
+# exit code of a build that ran without error but found no object (see README's exit codes)
+NO_OBJECTS_EXIT_CODE = 7
 
 
 def _console():
@@ -103,6 +105,11 @@ def build(
         console.print(f"[green]built[/] {result.workspace}: ran {ran}")
         if result.not_implemented:
             console.print(f"[dim]stages not in this version yet: {', '.join(result.not_implemented)}[/]")
+    if result.problems:
+        for problem in result.problems:
+            _console().print(f"[bold red]error:[/] {problem}")
+        _console().print("  hint: film the objects on a textured surface from several sides (see `splat2sim status` and the segment warnings)")
+        raise typer.Exit(NO_OBJECTS_EXIT_CODE)
 
 
 def _stage_command(stage: str, description: str, takes_input: bool):
@@ -156,6 +163,15 @@ def _register_models_command():
 
 
 _register_models_command()
+
+
+def _register_config_commands():
+    from splat2sim.cli_config import register_config_commands
+
+    register_config_commands(app, PresetOpt, ConfigOpt, SetOpt)
+
+
+_register_config_commands()
 
 
 @app.command()
@@ -313,33 +329,10 @@ def batch(
     reporter.summary(result.data, result.path)
     if result.failed:
         names = ", ".join(s["name"] for s in result.failed)
-        raise BatchFailed(f"{len(result.failed)} of {len(scans)} scans failed: {names}", hint=f"details in {result.path}; fix them and run the same command again (complete scans are skipped)")
-
-
-@config_app.command("show")
-def config_show(
-    workspace: Optional[Path] = typer.Argument(None, help="show this workspace's config"),
-    preset: Optional[str] = PresetOpt,
-    config: Optional[List[Path]] = ConfigOpt,
-    set_: Optional[List[str]] = SetOpt,
-):
-    """Print the resolved config as YAML (a valid starting point for --config)."""
-    from splat2sim import api
-    from splat2sim.config import dump_config
-    from splat2sim.workspace import Workspace
-
-    ws = Workspace.open(workspace) if workspace else None
-    resolved = api.resolve_config(ws, preset=preset, config_files=config or [], overrides=set_ or [])
-    typer.echo(dump_config(resolved), nl=False)
-
-
-@config_app.command("presets")
-def config_presets():
-    """List the presets."""
-    from splat2sim.config import available_presets
-
-    for name in available_presets():
-        typer.echo(name)
+        raise BatchFailed(
+            f"{len(result.failed)} of {len(scans)} scans failed: {names}",
+            hint=f"details in {result.path}; fix them and run the same command again (complete scans are skipped)",
+        )
 
 
 def _click_exceptions():

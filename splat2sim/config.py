@@ -10,13 +10,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
-import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import tomllib
 import yaml
 
 from splat2sim.errors import ConfigError
@@ -27,12 +27,28 @@ PRESET_DIR = Path(__file__).parent / "assets" / "configs" / "presets"
 @dataclass
 class RunConfig:
     seed: int = field(default=0, metadata={"help": "seed for every random choice", "min": 0})
-    device: Literal["auto", "cpu", "cuda"] = field(
-        default="auto", metadata={"help": "where heavy stages run"}
-    )
-    workers: int = field(
-        default=0, metadata={"help": "worker processes for parallel steps (0 = cores)", "min": 0}
-    )
+    device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata={"help": "where heavy stages run"})
+    workers: int = field(default=0, metadata={"help": "worker processes for parallel steps (0 = cores)", "min": 0})
+
+
+# Keys that moved to another section: a workspace's stored config.yaml (written by an older
+# splat2sim) is migrated when read; a user's own file or --set names the new place.
+MOVED = {"physics.scale_from_sizes": "scale.from_sizes"}
+
+
+def _migrate(data: dict) -> dict:
+    """``data`` with moved keys of a stored workspace config moved (marked ``_stored``)."""
+    if not isinstance(data, dict) or not data.get("_stored"):
+        return data
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items() if k != "_stored"}
+    for old, new in MOVED.items():
+        (os_, ok), (ns, nk) = old.split("."), new.split(".")
+        if isinstance(out.get(os_), dict) and ok in out[os_]:
+            value = out[os_].pop(ok)
+            out.setdefault(ns, {})
+            if isinstance(out[ns], dict):
+                out[ns].setdefault(nk, value)
+    return out
 
 
 def _sections() -> dict[str, type]:
@@ -80,6 +96,7 @@ class Config:
         if not isinstance(data, dict):
             raise ConfigError(f"{origin}: expected a mapping of sections, got {type(data).__name__}")
         new = self.copy()
+        data = _migrate(data)
         for section_name, values in data.items():
             if section_name == "schema_version":
                 continue
@@ -97,6 +114,11 @@ class Config:
             hints = typing.get_type_hints(type(current))
             fields = {f.name: f for f in dataclasses.fields(current)}
             for key, raw in values.items():
+                if f"{section_name}.{key}" in MOVED:
+                    raise ConfigError(
+                        f"{origin}: '{section_name}.{key}' has moved to '{MOVED[f'{section_name}.{key}']}'",
+                        hint=f"write {MOVED[f'{section_name}.{key}']} instead (a stored workspace config is migrated by itself)",
+                    )
                 if key not in fields:
                     raise ConfigError(
                         f"{origin}: unknown key '{section_name}.{key}'",
@@ -281,4 +303,3 @@ def _validate_section(section, name: str, origin: str, cross_field: bool = True)
 def _field_hint(fld: dataclasses.Field) -> str:
     text = fld.metadata.get("help", "")
     return (f"{fld.name}: {text}; " if text else "") + f"default {fld.default!r}"
-

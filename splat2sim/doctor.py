@@ -9,8 +9,23 @@ import subprocess
 import sys
 
 PACKAGES = [
-    "numpy", "typer", "rich", "av", "opencv-python-headless", "mujoco", "torch", "gsplat", "open3d-cpu",
-    "open3d", "trimesh", "coacd", "pybullet", "pycolmap", "usd-core", "segment-anything", "open-clip-torch",
+    "numpy",
+    "typer",
+    "rich",
+    "av",
+    "opencv-python-headless",
+    "mujoco",
+    "torch",
+    "gsplat",
+    "open3d-cpu",
+    "open3d",
+    "trimesh",
+    "coacd",
+    "pybullet",
+    "pycolmap",
+    "usd-core",
+    "segment-anything",
+    "open-clip-torch",
     "ray",
 ]
 
@@ -25,9 +40,7 @@ def _version(name: str) -> str | None:
 def _probe(code: str, env: dict | None = None, timeout: float = 60) -> tuple[bool, str]:
     """Run a snippet in a fresh interpreter: a crashing GL driver cannot take us down."""
     try:
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
-        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
     except subprocess.TimeoutExpired:
         return False, f"timed out after {timeout:.0f} s"
     if done.returncode == 0:

@@ -49,6 +49,12 @@ class StageError(Splat2SimError):
     exit_code = 5
 
 
+class UndeclaredUpstreamError(Splat2SimError):
+    """A stage read a stage folder or cache it did not declare: a bug in that stage."""
+
+    exit_code = 70
+
+
 class DependencyError(Splat2SimError):
     """An optional dependency or backend is not installed or cannot load."""
 

@@ -88,9 +88,7 @@ def run_cli():
 
     def run(*args, check_code: int | None = None, timeout: float = 300):
         env = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
-        done = subprocess.run(
-            [sys.executable, "-m", "splat2sim", *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env
-        )
+        done = subprocess.run([sys.executable, "-m", "splat2sim", *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env)
         if check_code is not None:
             assert done.returncode == check_code, done.stdout + done.stderr
         return done

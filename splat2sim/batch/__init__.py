@@ -7,12 +7,14 @@
     print(result.path, [s["name"] for s in result.failed])
 
 ``splat2sim batch INPUTS... -o OUT`` is the command line of the same. Modules:
-``manifest`` (inputs, folders and CSV / YAML manifests), ``runner`` (freshness, worker
-sizing, ``batch.json``), ``local`` (process pool), ``ray_executor`` (Ray tasks),
+``manifest`` (inputs, folders and CSV / YAML manifests; ``manifest_fields`` reads one row,
+``scan_spec`` holds ``ScanSpec``), ``runner`` (freshness, ``batch.json``), ``sizing``
+(workers and threads), ``local`` (process pool), ``ray_executor`` (Ray tasks),
 ``worker`` (one scan in one process), ``summary`` (``batch.json`` and the summary table).
 """
 
 from splat2sim.batch.manifest import ScanSpec, collect_scans, read_manifest
-from splat2sim.batch.runner import BatchFailed, BatchResult, WorkerPlan, plan_workers, run_batch
+from splat2sim.batch.runner import BatchFailed, BatchResult, run_batch
+from splat2sim.batch.sizing import WorkerPlan, plan_workers
 
 __all__ = ["ScanSpec", "collect_scans", "read_manifest", "run_batch", "plan_workers", "WorkerPlan", "BatchResult", "BatchFailed"]

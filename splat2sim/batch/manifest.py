@@ -25,50 +25,26 @@ written to ``OUT/.batch/<name>.yaml`` by the runner and applied after the config
 checked without running a stage is checked here (inputs exist, values have the right type,
 the resulting config is valid, names are unique), and errors name the manifest, the row and
 the field, so that a typo fails the batch before hours of compute rather than after.
+
+``ScanSpec`` and the settings layers live in ``scan_spec``; the fields of one row are read by
+``manifest_fields``.
 """
 
 from __future__ import annotations
 
 import csv
-import difflib
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from splat2sim.batch.manifest_fields import field_error, settings_from_row
+from splat2sim.batch.scan_spec import ScanSettings, ScanSpec
 from splat2sim.errors import ConfigError, InputError
 
 MANIFEST_SUFFIXES = {".csv", ".yaml", ".yml"}
-LENGTH_KEYS = ("known_length", "known_length_cameras", "known_length_pixels")  # poses settings valid only together
-SCAN_KEYS = ("input", "name", "marker_size", *LENGTH_KEYS, "preset", "config", "set")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 RESERVED_NAMES = {"batch.json", "batch.json.tmp"}
-
-
-@dataclass
-class ScanSpec:
-    """One scan of a batch: its input, its workspace name and its settings."""
-
-    name: str
-    input: Path
-    origin: str  # where it came from, for messages: "scans.csv line 3", "argument 2"
-    preset: str | None = None
-    config_files: list[Path] = field(default_factory=list)
-    overrides: list[str] = field(default_factory=list)
-    values: dict = field(default_factory=dict)  # config mapping applied after the files ({"poses": {...}})
-    name_given: bool = False  # named explicitly in a manifest (never renamed to dedupe)
-
-    def to_json(self) -> dict:
-        return {
-            "name": self.name,
-            "input": str(self.input),
-            "origin": self.origin,
-            "preset": self.preset,
-            "config_files": [str(p) for p in self.config_files],
-            "values": self.values,
-            "overrides": list(self.overrides),
-        }
 
 
 def _suffixes():
@@ -118,7 +94,7 @@ def collect_scans(
     """
     if not inputs:
         raise InputError("no inputs given", hint="pass videos, folders of scans, or a manifest (.csv / .yaml)")
-    base = _Settings(preset=preset, config_files=[Path(p).expanduser().absolute() for p in config_files], overrides=list(overrides))
+    base = ScanSettings(preset=preset, config_files=[Path(p).expanduser().absolute() for p in config_files], overrides=list(overrides))
     exclude = Path(exclude).expanduser().absolute() if exclude is not None else None
     scans: list[ScanSpec] = []
     for position, raw in enumerate(inputs, start=1):
@@ -149,7 +125,7 @@ def collect_scans(
     return scans
 
 
-def _scans_in_folder(folder: Path, base: "_Settings", origin: str, exclude: Path | None) -> list[ScanSpec]:
+def _scans_in_folder(folder: Path, base: ScanSettings, origin: str, exclude: Path | None) -> list[ScanSpec]:
     if _has_images(folder):
         return [base.scan(derive_name(folder.name), folder, origin)]
     found = [base.scan(derive_name(v.stem), v, f"{origin}: {v.name}") for v in _videos(folder)]
@@ -203,158 +179,30 @@ def validate_settings(scan: ScanSpec) -> None:
         raise ConfigError(f"{scan.origin}: {exc.message}", hint=exc.hint) from None
 
 
-# --------------------------------------------------------------------------- settings
-@dataclass
-class _Settings:
-    preset: str | None = None
-    config_files: list[Path] = field(default_factory=list)
-    overrides: list[str] = field(default_factory=list)
-    values: dict = field(default_factory=dict)
-
-    def layered(self, other: "_Settings") -> "_Settings":
-        values = {section: dict(keys) for section, keys in self.values.items()}
-        for section, keys in other.values.items():
-            values.setdefault(section, {}).update(keys)
-        return _Settings(
-            preset=other.preset if other.preset is not None else self.preset,
-            config_files=[*self.config_files, *other.config_files],
-            overrides=[*self.overrides, *other.overrides],
-            values=values,
-        )
-
-    def scan(self, name: str, path: Path, origin: str, *, name_given: bool = False) -> ScanSpec:
-        return ScanSpec(
-            name=name,
-            input=Path(path).absolute(),
-            origin=origin,
-            preset=self.preset,
-            config_files=list(self.config_files),
-            overrides=list(self.overrides),
-            values={section: dict(keys) for section, keys in self.values.items()},
-            name_given=name_given,
-        )
-
-
-def _field_error(where: str, key: str, message: str, hint: str | None = None) -> ConfigError:
-    return ConfigError(f"{where}, field '{key}': {message}", hint=hint)
-
-
-def _positive_metres(value, where: str, key: str) -> float:
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            raise _field_error(where, key, f"expected a length in metres, got {value!r}", hint=f"for example {key}: 0.08") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise _field_error(where, key, f"expected a positive length in metres, got {value!r}", hint=f"for example {key}: 0.08")
-    return float(value)
-
-
-def _split_list(value) -> list[str]:
-    if isinstance(value, str):
-        return [part.strip() for part in re.split(r"[;\n]", value) if part.strip()]
-    return [str(v) for v in value]
-
-
-def _settings_from_row(row: dict, where: str, folder: Path, *, allow_input: bool) -> tuple[_Settings, dict]:
-    """Per-scan settings and the plain fields (input, name) of one manifest row."""
-    extra_overrides = []
-    lengths = []  # marker_size goes last, as `splat2sim build --marker-size` does
-    plain: dict = {}
-    settings = _Settings()
-    for key, value in row.items():
-        if key is None:
-            raise ConfigError(f"{where}: the row has more cells than the header has columns", hint="quote cells that contain commas")
-        key = str(key).strip()
-        if value is None or (isinstance(value, str) and not value.strip()):
-            continue
-        if key in ("input", "name"):
-            if not allow_input:
-                raise _field_error(where, key, "is per scan and cannot be a default", hint="move it into each scan")
-            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-                raise _field_error(where, key, f"expected text, got {value!r}")
-            plain[key] = str(value).strip()
-        elif key == "marker_size":
-            lengths.append(f"poses.{key}={_positive_metres(value, where, key)}")
-        elif key in LENGTH_KEYS or key in {f"poses.{k}" for k in LENGTH_KEYS}:
-            short = key.removeprefix("poses.")
-            settings.values.setdefault("poses", {})[short] = (
-                _positive_metres(value, where, key) if short == "known_length" else str(value).strip()
-            )
-        elif key == "preset":
-            if not isinstance(value, str):
-                raise _field_error(where, key, f"expected a preset name, got {value!r}")
-            settings.preset = value.strip()
-        elif key == "config":
-            if not isinstance(value, (str, list)):
-                raise _field_error(where, key, f"expected a path or a list of paths, got {value!r}")
-            for item in _split_list(value):
-                path = Path(item).expanduser()
-                path = path if path.is_absolute() else folder / path
-                if not path.is_file():
-                    raise _field_error(where, key, f"config file {path} does not exist")
-                settings.config_files.append(path)
-        elif key == "set":
-            for item in _overrides_from(value, where):
-                name, _, raw = item.partition("=")
-                if name.strip() in {f"poses.{k}" for k in LENGTH_KEYS}:  # valid only together: see the docstring
-                    settings.values.setdefault("poses", {})[name.strip().removeprefix("poses.")] = yaml.safe_load(raw)
-                else:
-                    extra_overrides.append(item)
-        elif "." in key:
-            extra_overrides.append(f"{key}={_override_text(value)}")
-        else:
-            close = difflib.get_close_matches(key, SCAN_KEYS, n=1)
-            raise ConfigError(
-                f"{where}: unknown field '{key}'",
-                hint=(f"did you mean '{close[0]}'? " if close else "")
-                + "fields: " + ", ".join(SCAN_KEYS) + ", or a config key such as splat.iterations",
-            )
-    settings.overrides = extra_overrides + lengths
-    return settings, plain
-
-
-def _override_text(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return yaml.safe_dump(value, default_flow_style=True).strip()
-    return str(value)
-
-
-def _overrides_from(value, where: str) -> list[str]:
-    if isinstance(value, dict):
-        return [f"{k}={_override_text(v)}" for k, v in value.items()]
-    if isinstance(value, (str, list)):
-        items = _split_list(value)
-        for item in items:
-            if "=" not in item:
-                raise _field_error(where, "set", f"{item!r} is not section.key=value", hint="for example frames.target_count=30")
-        return items
-    raise _field_error(where, "set", f"expected section.key=value items, got {value!r}", hint="for example frames.target_count=30")
-
-
-def _scan_from_row(row: dict, where: str, folder: Path, base: _Settings) -> ScanSpec:
-    settings, plain = _settings_from_row(row, where, folder, allow_input=True)
+# --------------------------------------------------------------------------- manifests
+def _scan_from_row(row: dict, where: str, folder: Path, base: ScanSettings) -> ScanSpec:
+    settings, plain = settings_from_row(row, where, folder, allow_input=True)
     if not plain.get("input"):
-        raise _field_error(where, "input", "is missing", hint="every scan needs an input: a video or a folder of photos")
+        raise field_error(where, "input", "is missing", hint="every scan needs an input: a video or a folder of photos")
     path = Path(plain["input"]).expanduser()
     path = path if path.is_absolute() else folder / path
     if not path.exists():
         raise InputError(f"{where}, field 'input': {path} does not exist", hint="check the path (relative paths are relative to the manifest)")
     name = plain.get("name")
     if name is not None and (not _NAME_RE.match(name) or name in RESERVED_NAMES):
-        raise _field_error(
-            where, "name", f"{name!r} cannot be a folder name",
+        raise field_error(
+            where,
+            "name",
+            f"{name!r} cannot be a folder name",
             hint="use letters, digits, '.', '_' and '-' (starting with a letter or digit, at most 80)",
         )
     merged = base.layered(settings)
     return merged.scan(name or derive_name(path.stem if path.is_file() else path.name), path, where, name_given=name is not None)
 
 
-def read_manifest(path: Path, base: _Settings | None = None) -> list[ScanSpec]:
+def read_manifest(path: Path, base: ScanSettings | None = None) -> list[ScanSpec]:
     """The scans of a CSV or YAML manifest (see the module docstring)."""
-    base = base or _Settings()
+    base = base or ScanSettings()
     path = Path(path).absolute()
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -369,7 +217,7 @@ def read_manifest(path: Path, base: _Settings | None = None) -> list[ScanSpec]:
     return scans
 
 
-def _read_csv(text: str, path: Path, base: _Settings) -> list[ScanSpec]:
+def _read_csv(text: str, path: Path, base: ScanSettings) -> list[ScanSpec]:
     reader = csv.DictReader(text.splitlines())
     header = [h.strip() for h in (reader.fieldnames or [])]
     if "input" not in header:
@@ -399,7 +247,7 @@ def _yaml_lines(text: str) -> list[int]:
     return []
 
 
-def _read_yaml(text: str, path: Path, base: _Settings) -> list[ScanSpec]:
+def _read_yaml(text: str, path: Path, base: ScanSettings) -> list[ScanSpec]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -415,7 +263,7 @@ def _read_yaml(text: str, path: Path, base: _Settings) -> list[ScanSpec]:
             raise ConfigError(f"{path.name}: 'defaults' must be a mapping of scan fields")
     if not isinstance(data, list):
         raise ConfigError(f"{path.name}: expected a list of scans (or a mapping with 'scans:')", hint="see README 'Batch' for an example")
-    shared, _ = _settings_from_row(defaults, f"{path.name} defaults", path.parent, allow_input=False)
+    shared, _ = settings_from_row(defaults, f"{path.name} defaults", path.parent, allow_input=False)
     layered = base.layered(shared)
     lines = _yaml_lines(text)
     scans = []

@@ -15,16 +15,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from splat2sim.batch.manifest import ScanSpec
+from splat2sim.batch.scan_spec import ScanSpec
+from splat2sim.batch.sizing import plan_workers
 from splat2sim.batch.summary import BATCH_FILE, SCHEMA_VERSION, scan_details, totals, write_batch
 from splat2sim.errors import ConfigError, Splat2SimError, WorkspaceError
 
-# How much memory one scan may take at its peak (splat training, TSDF fusion, CoACD with the
-# CPU preset), used to size the local pool on machines with many cores and little memory.
-MEMORY_PER_WORKER_GB = 3.0
-# The stages that load every core they are given. Two of them in parallel on a small machine
-# would oversubscribe it, so each worker gets cores // workers threads (see plan_workers).
-HEAVY_STAGES = ("splat", "collision")
 LOCK_NAME = ".batch.lock"
 
 
@@ -32,54 +27,6 @@ class BatchFailed(Splat2SimError):
     """Some scans of a batch failed (the others completed); raised by the CLI at the end."""
 
     exit_code = 1
-
-
-# --------------------------------------------------------------------------- sizing
-@dataclass
-class WorkerPlan:
-    workers: int
-    threads: int  # per worker: OpenMP / torch / BLAS threads, pycolmap threads, CoACD processes
-    cores: int
-    memory_gb: float | None
-    reason: str
-
-
-def available_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def available_memory_gb() -> float | None:
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / 1024**2
-    return None
-
-
-def plan_workers(pending: int, *, workers: int | None = None, cores: int | None = None, memory_gb: float | None = -1.0) -> WorkerPlan:
-    """How many scans run at once and with how many threads each.
-
-    Workers: ``workers`` if given, else one per core, at most one per
-    ``MEMORY_PER_WORKER_GB`` of available memory, and never more than scans to run.
-    Threads per worker: ``cores // workers`` (at least 1), so that the heavy stages
-    (``HEAVY_STAGES``) of all workers together use the cores once, not workers-times over.
-    """
-    cores = int(cores or available_cores())
-    memory_gb = available_memory_gb() if memory_gb == -1.0 else memory_gb
-    if workers:
-        count, reason = int(workers), "as requested (--workers)"
-    else:
-        count, reason = cores, f"one per core ({cores} cores)"
-        if memory_gb is not None and memory_gb // MEMORY_PER_WORKER_GB < count:
-            count = max(1, int(memory_gb // MEMORY_PER_WORKER_GB))
-            reason = f"one per {MEMORY_PER_WORKER_GB:g} GB of available memory ({memory_gb:.1f} GB)"
-    if pending and count > pending:
-        count, reason = pending, reason + f", capped at the {pending} scans to run"
-    count = max(1, count)
-    return WorkerPlan(workers=count, threads=max(1, cores // count), cores=cores, memory_gb=memory_gb, reason=reason)
 
 
 # --------------------------------------------------------------------------- reporting
@@ -215,6 +162,36 @@ def run_batch(
     are skipped. Returns the record; the caller decides what a failed scan means.
     """
     reporter = reporter or NullBatchReporter()
+    _check_batch(scans, workers)
+    stages = stages_until(until)
+    out = _output_folder(output)
+    wall0 = time.perf_counter()
+    with _batch_lock(out):
+        scans = [_with_values_file(scan, out) for scan in scans]
+        entries, pending = _plan_scans(scans, out, stages)
+        executor, started_ray = _ready_executor(executor, ray, workers, len(pending))
+        record = _BatchRecord(out / BATCH_FILE, _batch_data(out, until, stages, executor, entries), stages, reporter, wall0)
+        record.save()
+        reporter.batch_planned(record.data)
+        for entry in record.data["scans"]:
+            if entry["status"] == "skipped-fresh":
+                reporter.scan_finished(entry)
+        threads = int(getattr(executor, "threads", 1) or 1)
+        tasks = [_task(scan, out, threads, stages, until) for scan in pending]
+        try:
+            if tasks:
+                executor.run(tasks, record.on_start, record.on_done, stages)
+        except KeyboardInterrupt:
+            record.interrupted()
+            raise
+        finally:
+            if started_ray:
+                executor.shutdown()
+        record.finished()
+    return BatchResult(path=record.path, data=record.data)
+
+
+def _check_batch(scans: list[ScanSpec], workers: int | None) -> None:
     if not scans:
         raise ConfigError("the batch has no scans", hint="pass videos, folders of scans, or a manifest")
     if workers is not None and workers < 1:
@@ -222,142 +199,154 @@ def run_batch(
     names = [scan.name for scan in scans]
     if len(set(names)) != len(names):
         raise ConfigError("scan names repeat: " + ", ".join(sorted({n for n in names if names.count(n) > 1})), hint="every scan needs its own name")
-    stages = stages_until(until)
+
+
+def _output_folder(output) -> Path:
     out = Path(output).expanduser().absolute()
     if out.exists() and not out.is_dir():
         raise WorkspaceError(f"batch output {out} exists and is not a folder", hint="choose another folder with -o")
     out.mkdir(parents=True, exist_ok=True)
-    path = out / BATCH_FILE
-    wall0 = time.perf_counter()
-    with _batch_lock(out):
-        entries: dict[str, dict] = {}
-        pending: list[ScanSpec] = []
-        scans = [_with_values_file(scan, out) for scan in scans]
-        for scan in scans:
-            workspace = out / scan.name
-            fresh, why = freshness(scan, workspace, stages)
-            entry = {
-                "name": scan.name,
-                "input": str(scan.input),
-                "origin": scan.origin,
-                "workspace": str(workspace),
-                "status": "skipped-fresh" if fresh else "pending",
-                "why": why,
-                "failed_stage": None,
-                "error": None,
-                "stages": {},
-                "warnings": 0,
-                "fallbacks": 0,
-                "metrics": {},
-                "seconds": 0.0,
-                "started": None,
-                "finished": None,
-                "settings": {"preset": scan.preset, "config_files": [str(p) for p in scan.config_files], "overrides": list(scan.overrides)},
-            }
-            if fresh:
-                entry.update(scan_details(workspace, stages))
-            else:
-                pending.append(scan)
-            entries[scan.name] = entry
+    return out
 
-        if executor is None:
-            if ray is not None:
-                from splat2sim.batch.ray_executor import RayExecutor
 
-                executor = RayExecutor(ray)
-            else:
-                from splat2sim.batch.local import LocalExecutor
+def _plan_scans(scans: list[ScanSpec], out: Path, stages: list[str]) -> tuple[dict[str, dict], list[ScanSpec]]:
+    """One ``batch.json`` entry per scan (by name), and the scans that are not fresh."""
+    entries: dict[str, dict] = {}
+    pending: list[ScanSpec] = []
+    for scan in scans:
+        workspace = out / scan.name
+        fresh, why = freshness(scan, workspace, stages)
+        entry = _scan_entry(scan, workspace, fresh, why)
+        if fresh:
+            entry.update(scan_details(workspace, stages))
+        else:
+            pending.append(scan)
+        entries[scan.name] = entry
+    return entries, pending
 
-                plan = plan_workers(len(pending), workers=workers)
-                executor = LocalExecutor(plan.workers, plan.threads)
-                executor.plan_reason = plan.reason
-        started_ray = False
-        if getattr(executor, "kind", "") == "ray":
-            executor.connect()
-            started_ray = True
-            if workers:
-                executor.threads = executor.threads or max(1, int(executor.cluster.get("cpus", 1)) // workers)
-            executor.plan(len(pending), plan_workers)
 
-        data = {
-            "schema_version": SCHEMA_VERSION,
-            "splat2sim_version": _version(),
-            "output": str(out),
-            "until": until,
-            "stages": stages,
-            "state": "running",
-            "started": _now(),
-            "finished": None,
-            "wall_seconds": 0.0,
-            "executor": {**executor.describe(), **({"reason": executor.plan_reason} if getattr(executor, "plan_reason", None) else {})},
-            "totals": {},
-            "scans": list(entries.values()),
-        }
+def _scan_entry(scan: ScanSpec, workspace: Path, fresh: bool, why: str) -> dict:
+    return {
+        "name": scan.name,
+        "input": str(scan.input),
+        "origin": scan.origin,
+        "workspace": str(workspace),
+        "status": "skipped-fresh" if fresh else "pending",
+        "why": why,
+        "failed_stage": None,
+        "error": None,
+        "stages": {},
+        "warnings": 0,
+        "fallbacks": 0,
+        "metrics": {},
+        "seconds": 0.0,
+        "started": None,
+        "finished": None,
+        "settings": {"preset": scan.preset, "config_files": [str(p) for p in scan.config_files], "overrides": list(scan.overrides)},
+    }
 
-        def save() -> None:
-            data["wall_seconds"] = round(time.perf_counter() - wall0, 3)
-            data["totals"] = totals(data["scans"])
-            write_batch(path, data)
 
-        save()
-        reporter.batch_planned(data)
-        for entry in data["scans"]:
-            if entry["status"] == "skipped-fresh":
-                reporter.scan_finished(entry)
+def _ready_executor(executor, ray: str | None, workers: int | None, pending: int):
+    """The executor to run the pending scans (a local pool unless ``ray``), and whether
+    this call connected to Ray (so it must shut it down)."""
+    if executor is None:
+        if ray is not None:
+            from splat2sim.batch.ray_executor import RayExecutor
 
-        threads = int(getattr(executor, "threads", 1) or 1)
-        tasks = [
-            {
-                "name": scan.name,
-                "input": str(scan.input),
-                "workspace": str(out / scan.name),
-                "preset": scan.preset,
-                "config_files": [str(p) for p in scan.config_files],
-                "overrides": [*scan.overrides, *_worker_override(scan, threads)],
-                "until": stages[-1] if stages else until,
-            }
-            for scan in pending
-        ]
-        clocks: dict[str, float] = {}
+            executor = RayExecutor(ray)
+        else:
+            from splat2sim.batch.local import LocalExecutor
 
-        def on_start(task: dict, state: str = "running") -> None:
-            entry = entries[task["name"]]
-            entry.update(status=state, started=_now())
-            clocks[task["name"]] = time.perf_counter()
-            save()
-            reporter.scan_started(entry)
+            plan = plan_workers(pending, workers=workers)
+            executor = LocalExecutor(plan.workers, plan.threads)
+            executor.plan_reason = plan.reason
+    started_ray = False
+    if getattr(executor, "kind", "") == "ray":
+        executor.connect()
+        started_ray = True
+        if workers:
+            executor.threads = executor.threads or max(1, int(executor.cluster.get("cpus", 1)) // workers)
+        executor.plan(pending, plan_workers)
+    return executor, started_ray
 
-        def on_done(task: dict, result: dict) -> None:
-            entry = entries[task["name"]]
-            entry.update(
-                status="done" if result.get("status") == "done" else "failed",
-                failed_stage=result.get("failed_stage"),
-                error=result.get("error"),
-                finished=_now(),
-                # the worker's own time (a Ray task may wait in the queue first)
-                seconds=round(result.get("seconds") or (time.perf_counter() - clocks.get(task["name"], time.perf_counter())), 3),
-                worker={"host": result.get("host"), "pid": result.get("pid"), "seconds": result.get("seconds")},
-            )
-            entry.update(scan_details(Path(task["workspace"]), stages, result.get("stages")))
-            save()
-            reporter.scan_finished(entry)
 
-        try:
-            if tasks:
-                executor.run(tasks, on_start, on_done, stages)
-        except KeyboardInterrupt:
-            for entry in data["scans"]:
-                if entry["status"] in ("running", "queued"):
-                    entry.update(status="pending", why="interrupted")
-            data.update(state="interrupted", finished=_now())
-            save()
-            raise
-        finally:
-            if started_ray:
-                executor.shutdown()
-        data.update(state="finished", finished=_now())
-        save()
-    return BatchResult(path=path, data=data)
+def _batch_data(out: Path, until: str | None, stages: list[str], executor, entries: dict[str, dict]) -> dict:
+    """The ``batch.json`` record at the start of a batch."""
+    reason = getattr(executor, "plan_reason", None)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "splat2sim_version": _version(),
+        "output": str(out),
+        "until": until,
+        "stages": stages,
+        "state": "running",
+        "started": _now(),
+        "finished": None,
+        "wall_seconds": 0.0,
+        "executor": {**executor.describe(), **({"reason": reason} if reason else {})},
+        "totals": {},
+        "scans": list(entries.values()),
+    }
+
+
+def _task(scan: ScanSpec, out: Path, threads: int, stages: list[str], until: str | None) -> dict:
+    """What a worker needs to build one scan (plain data: it may cross to a Ray node)."""
+    return {
+        "name": scan.name,
+        "input": str(scan.input),
+        "workspace": str(out / scan.name),
+        "preset": scan.preset,
+        "config_files": [str(p) for p in scan.config_files],
+        "overrides": [*scan.overrides, *_worker_override(scan, threads)],
+        "until": stages[-1] if stages else until,
+    }
+
+
+class _BatchRecord:
+    """``batch.json`` kept up to date as scans start and finish, and the reporter told."""
+
+    def __init__(self, path: Path, data: dict, stages: list[str], reporter, wall0: float):
+        self.path, self.data, self.stages, self.reporter, self.wall0 = path, data, stages, reporter, wall0
+        self.entries = {entry["name"]: entry for entry in data["scans"]}
+        self.clocks: dict[str, float] = {}  # scan name -> when it started, for its seconds
+
+    def save(self) -> None:
+        self.data["wall_seconds"] = round(time.perf_counter() - self.wall0, 3)
+        self.data["totals"] = totals(self.data["scans"])
+        write_batch(self.path, self.data)
+
+    def on_start(self, task: dict, state: str = "running") -> None:
+        entry = self.entries[task["name"]]
+        entry.update(status=state, started=_now())
+        self.clocks[task["name"]] = time.perf_counter()
+        self.save()
+        self.reporter.scan_started(entry)
+
+    def on_done(self, task: dict, result: dict) -> None:
+        entry = self.entries[task["name"]]
+        entry.update(
+            status="done" if result.get("status") == "done" else "failed",
+            failed_stage=result.get("failed_stage"),
+            error=result.get("error"),
+            finished=_now(),
+            # the worker's own time (a Ray task may wait in the queue first)
+            seconds=round(result.get("seconds") or (time.perf_counter() - self.clocks.get(task["name"], time.perf_counter())), 3),
+            worker={"host": result.get("host"), "pid": result.get("pid"), "seconds": result.get("seconds")},
+        )
+        entry.update(scan_details(Path(task["workspace"]), self.stages, result.get("stages")))
+        self.save()
+        self.reporter.scan_finished(entry)
+
+    def interrupted(self) -> None:
+        for entry in self.data["scans"]:
+            if entry["status"] in ("running", "queued"):
+                entry.update(status="pending", why="interrupted")
+        self.data.update(state="interrupted", finished=_now())
+        self.save()
+
+    def finished(self) -> None:
+        self.data.update(state="finished", finished=_now())
+        self.save()
 
 
 def _version() -> str:

@@ -132,8 +132,9 @@ def principal_axes(inertia: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     return moments, axes, np.array([xyzw[3], xyzw[0], xyzw[1], xyzw[2]])
 
 
-def robust_mass_properties(vertices: np.ndarray, faces: np.ndarray, density: float = 1.0,
-                           min_thickness: float = 1e-3) -> tuple[MassProperties, str, list[str]]:
+def robust_mass_properties(
+    vertices: np.ndarray, faces: np.ndarray, density: float = 1.0, min_thickness: float = 1e-3
+) -> tuple[MassProperties, str, list[str]]:
     """Mass properties that are never zero or unphysical, with what had to give.
 
     Returns (properties, method, warnings): method "mesh" for a closed mesh (exact);

@@ -21,8 +21,9 @@ def sample_surface(vertices: np.ndarray, faces: np.ndarray, count: int, seed: in
     return t[:, 0] + r1[:, None] * (t[:, 1] - t[:, 0]) + r2[:, None] * (t[:, 2] - t[:, 0])
 
 
-def surface_metrics(pred: tuple[np.ndarray, np.ndarray], truth: tuple[np.ndarray, np.ndarray],
-                    threshold: float = 0.005, count: int = 20000, seed: int = 0) -> dict:
+def surface_metrics(
+    pred: tuple[np.ndarray, np.ndarray], truth: tuple[np.ndarray, np.ndarray], threshold: float = 0.005, count: int = 20000, seed: int = 0
+) -> dict:
     """Compare two meshes (vertices, faces) by points sampled on their surfaces.
 
     chamfer: mean of the two mean nearest-neighbour distances (metres);

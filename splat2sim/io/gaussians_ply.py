@@ -27,9 +27,7 @@ def write_gaussians_ply(
     names += [f"f_rest_{i}" for i in range(3 * (k - 1))]
     names += ["opacity", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"]
     rest = np.transpose(sh[:, 1:, :], (0, 2, 1)).reshape(n, -1)  # channel-major
-    data = np.concatenate(
-        [means, np.zeros((n, 3)), sh[:, 0, :], rest, opacity_logits.reshape(n, 1), log_scales, quats], axis=1
-    ).astype("<f4")
+    data = np.concatenate([means, np.zeros((n, 3)), sh[:, 0, :], rest, opacity_logits.reshape(n, 1), log_scales, quats], axis=1).astype("<f4")
     header = ["ply", "format binary_little_endian 1.0", f"element vertex {n}"]
     header += [f"property float {name}" for name in names]
     header += ["end_header"]

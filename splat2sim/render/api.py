@@ -37,9 +37,7 @@ def resolve_backend(name: str = "auto", device: torch.device | str = "cpu") -> t
 
     dev = _as_device(device)
     if name not in BACKENDS:
-        raise ConfigError(
-            f"Unknown render backend {name!r}.", hint=f"choose one of: {', '.join(BACKENDS)}"
-        )
+        raise ConfigError(f"Unknown render backend {name!r}.", hint=f"choose one of: {', '.join(BACKENDS)}")
     if name == "torch":
         return "torch", "requested: pure PyTorch reference"
     if name == "gsplat":
@@ -109,9 +107,7 @@ def _sh_degree(gaussians: Gaussians, sh_degree: int | None) -> int:
     if sh_degree is None:
         return have
     if not 0 <= int(sh_degree) <= have:
-        raise InputError(
-            f"sh_degree={sh_degree} is outside 0..{have} (the Gaussians hold degree {have})."
-        )
+        raise InputError(f"sh_degree={sh_degree} is outside 0..{have} (the Gaussians hold degree {have}).")
     return int(sh_degree)
 
 
@@ -150,8 +146,7 @@ def _render(gaussians, cameras, *, backend, sh_degree, background, near, far, to
     if name == "gsplat":
         if extra is not None:
             raise DependencyError(
-                "mask_weights needs per-Gaussian feature gradients, which the gsplat adapter does "
-                "not expose.",
+                "mask_weights needs per-Gaussian feature gradients, which the gsplat adapter does not expose.",
                 hint="use backend='native' (CPU or CUDA) or 'torch'",
             )
         return _render_gsplat(gaussians, cams, viewmats, deg, bg, near, far, top_k, name, reason), None
@@ -172,9 +167,7 @@ def _render(gaussians, cameras, *, backend, sh_degree, background, near, far, to
     if extra is not None:
         parts.append(extra)  # [C,N,E]
     feats = torch.cat(parts, dim=-1)  # [C,N,4(+E)]
-    out, alpha, median_ids, k_ids, k_w = ops.rasterize(
-        means2d, conics, feats, opacities, offsets, flat_ids, W, H, top_k
-    )
+    out, alpha, median_ids, k_ids, k_w = ops.rasterize(means2d, conics, feats, opacities, offsets, flat_ids, W, H, top_k)
     result = _finish(out, alpha, median_ids, k_ids, k_w, means2d, depths, radii, bg, top_k, name, reason)
     return result, (out[..., 4:] if extra is not None else None)
 

@@ -18,9 +18,7 @@ from splat2sim.errors import DependencyError
 def gsplat_status(device: torch.device) -> tuple[bool, str]:
     """(available, reason) for gsplat on this device."""
     if device.type != "cuda":
-        return False, (
-            f"gsplat has no CPU rasterizer (tensors are on {device}); use backend native or torch"
-        )
+        return False, (f"gsplat has no CPU rasterizer (tensors are on {device}); use backend native or torch")
     if not torch.cuda.is_available():
         return False, "gsplat needs CUDA, and torch.cuda.is_available() is False"
     try:

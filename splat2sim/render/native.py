@@ -6,13 +6,13 @@ and the CUDA kernels (csrc/cuda; built and loaded by splat2sim.render.native_cud
 when tensors are on a CUDA device). The wrappers below pick one by the tensors' device.
 
 Build the CPU one ahead of time with :func:`build_native` (``make native``). The build
-goes to ``$SPLAT2SIM_EXT_DIR`` or ``~/.cache/splat2sim/torch_extensions/<torch>-<python>``.
+goes to ``$SPLAT2SIM_EXT_DIR`` or ``~/.cache/splat2sim/torch_extensions/<torch>-<python>``;
+building, locking and error reports are shared with the CUDA kernels
+(splat2sim.render.extension_build).
 """
 
 from __future__ import annotations
 
-import os
-import re
 import sys
 import threading
 from pathlib import Path
@@ -21,38 +21,27 @@ from types import ModuleType
 import torch
 
 from splat2sim.errors import DependencyError
+from splat2sim.render.extension_build import (
+    ExtensionBuild,
+    NotBuiltError,
+    build_dir,
+    build_failure,
+    compile_and_load,
+    csrc_dir,
+    is_built,
+    load_once,
+    missing_sources,
+)
 
 EXT_NAME = "splat2sim_native"
 SOURCES = ("ext.cpp", "cpu/projection.cpp", "cpu/sh.cpp", "cpu/rasterize.cpp")
 CFLAGS = ("-O3", "-fopenmp", "-std=c++17")
 LDFLAGS = ("-fopenmp",)
 
+# State of the lazily built extension (see extension_build.load_once).
 _lock = threading.Lock()
 _module: ModuleType | None = None
 _error: DependencyError | None = None
-
-
-def csrc_dir() -> Path:
-    """The csrc/ folder with the kernel sources ($SPLAT2SIM_CSRC overrides)."""
-    env = os.environ.get("SPLAT2SIM_CSRC")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "csrc"
-
-
-def build_dir() -> Path:
-    """Where the compiled extension is cached."""
-    env = os.environ.get("SPLAT2SIM_EXT_DIR")
-    base = Path(env) if env else Path.home() / ".cache" / "splat2sim" / "torch_extensions"
-    tag = f"torch{torch.__version__.replace('+', '_')}-py{sys.version_info.major}{sys.version_info.minor}"
-    return base / tag
-
-
-def _summarize_build_error(text: str, limit: int = 6) -> str:
-    lines = [ln.strip() for ln in text.splitlines()]
-    errs = [ln for ln in lines if re.search(r"\berror\b|fatal|not found|No such file", ln, re.I)]
-    picked = errs[:limit] if errs else [ln for ln in lines if ln][:limit]
-    return "\n    ".join(picked) if picked else "(no compiler output)"
 
 
 def _hint_for(text: str) -> str:
@@ -70,56 +59,31 @@ def _hint_for(text: str) -> str:
     )
 
 
+def _load(build: bool, verbose: bool) -> ModuleType:
+    src = csrc_dir()
+    missing = missing_sources(SOURCES, src)
+    if missing:
+        raise DependencyError(
+            f"The native backend's C++ sources are missing under {src}: {', '.join(missing)}.",
+            hint="use a source checkout (pip install -e .) or set SPLAT2SIM_CSRC to the csrc/ folder; or use backend='torch'",
+        )
+    out = build_dir()
+    if not build and not is_built(out, EXT_NAME):
+        raise NotBuiltError(
+            "The native backend is not built yet.",
+            hint="run `make native` (or splat2sim.render.build_native())",
+        )
+    spec = ExtensionBuild(EXT_NAME, SOURCES, out, cflags=CFLAGS, ldflags=LDFLAGS)
+    try:
+        return compile_and_load(spec, verbose=verbose)
+    except Exception as exc:  # noqa: BLE001 - every build or load failure is reported the same way
+        raise build_failure("The native backend", exc, str(out), _hint_for) from exc
+
+
 def load_native(*, build: bool = True, verbose: bool = False) -> ModuleType:
     """Load the compiled extension, building it first when needed. Raises
     DependencyError (cached: a failed build is not retried in the same process)."""
-    global _module, _error
-    with _lock:
-        if _module is not None:
-            return _module
-        if _error is not None:
-            raise _error
-        src = csrc_dir()
-        missing = [s for s in SOURCES if not (src / s).is_file()]
-        if missing:
-            _error = DependencyError(
-                f"The native backend's C++ sources are missing under {src}: {', '.join(missing)}.",
-                hint="use a source checkout (pip install -e .) or set SPLAT2SIM_CSRC to the csrc/ "
-                "folder; or use backend='torch'",
-            )
-            raise _error
-        if not build and not _already_built():
-            raise DependencyError(
-                "The native backend is not built yet.",
-                hint="run `make native` (or splat2sim.render.build_native())",
-            )
-        out = build_dir()
-        out.mkdir(parents=True, exist_ok=True)
-        from torch.utils import cpp_extension
-
-        try:
-            _module = cpp_extension.load(
-                name=EXT_NAME,
-                sources=[str(src / s) for s in SOURCES],
-                extra_include_paths=[str(src / "include"), str(src)],
-                extra_cflags=list(CFLAGS),
-                extra_ldflags=list(LDFLAGS),
-                build_directory=str(out),
-                verbose=verbose,
-            )
-        except (RuntimeError, OSError, ImportError, Exception) as exc:  # noqa: BLE001 - reported below
-            text = str(exc)
-            _error = DependencyError(
-                f"The native backend failed to build or load ({type(exc).__name__}) in {out}:\n"
-                f"    {_summarize_build_error(text)}",
-                hint=_hint_for(text),
-            )
-            raise _error from exc
-        return _module
-
-
-def _already_built() -> bool:
-    return any(build_dir().glob(f"{EXT_NAME}*.so"))
+    return load_once(sys.modules[__name__], lambda: _load(build, verbose))
 
 
 def build_native(verbose: bool = False) -> Path:

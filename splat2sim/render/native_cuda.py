@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import threading
 from pathlib import Path
 from types import ModuleType
@@ -30,7 +31,17 @@ from types import ModuleType
 import torch
 
 from splat2sim.errors import DependencyError
-from splat2sim.render.native import _summarize_build_error, build_dir, csrc_dir
+from splat2sim.render.extension_build import (
+    ExtensionBuild,
+    NotBuiltError,
+    build_dir,
+    build_failure,
+    compile_and_load,
+    csrc_dir,
+    is_built,
+    load_once,
+    missing_sources,
+)
 
 EXT_NAME = "splat2sim_native_cuda"
 SOURCES = (
@@ -46,6 +57,7 @@ CFLAGS = ("-O3",)
 CUDA_CFLAGS = ("-O3", "-lineinfo")
 ON_CPU_HINT = "or render on the CPU (backend='native' or 'torch' with CPU tensors)"
 
+# State of the lazily built extension (see extension_build.load_once).
 _lock = threading.Lock()
 _module: ModuleType | None = None
 _error: DependencyError | None = None
@@ -89,13 +101,11 @@ def unavailable_reason() -> DependencyError | None:
         return DependencyError(
             f"The native CUDA kernels need a CUDA build of torch; this torch ({torch.__version__}) is CPU-only.",
             hint="install a CUDA build of torch (pip install torch --index-url "
-            "https://download.pytorch.org/whl/cu<version>) and the CUDA toolkit of the same major version; "
-            + ON_CPU_HINT,
+            "https://download.pytorch.org/whl/cu<version>) and the CUDA toolkit of the same major version; " + ON_CPU_HINT,
         )
     if not torch.cuda.is_available():
         return DependencyError(
-            f"The native CUDA kernels need a CUDA GPU, and torch (CUDA {torch.version.cuda}) sees none "
-            "(torch.cuda.is_available() is False).",
+            f"The native CUDA kernels need a CUDA GPU, and torch (CUDA {torch.version.cuda}) sees none (torch.cuda.is_available() is False).",
             hint="check the NVIDIA driver (nvidia-smi) and CUDA_VISIBLE_DEVICES; " + ON_CPU_HINT,
         )
     if _nvcc() is None:
@@ -106,12 +116,11 @@ def unavailable_reason() -> DependencyError | None:
             "CUDA_HOME, then run `python -m splat2sim.render.native_cuda`; or use backend='gsplat' or 'torch'",
         )
     src = csrc_dir()
-    missing = [s for s in SOURCES if not (src / s).is_file()]
+    missing = missing_sources(SOURCES, src)
     if missing:
         return DependencyError(
             f"The native backend's CUDA sources are missing under {src}: {', '.join(missing)}.",
-            hint="use a source checkout (pip install -e .) or set SPLAT2SIM_CSRC to the csrc/ folder; "
-            "or use backend='gsplat' or 'torch'",
+            hint="use a source checkout (pip install -e .) or set SPLAT2SIM_CSRC to the csrc/ folder; or use backend='gsplat' or 'torch'",
         )
     return None
 
@@ -139,67 +148,40 @@ def _hint_for(text: str) -> str:
     )
 
 
+def _load(build: bool, verbose: bool) -> ModuleType:
+    global _arch
+    why = unavailable_reason()
+    if why is not None:
+        raise why
+    archs = arch_list()
+    out = cuda_build_dir(archs)
+    if not build and not is_built(out, EXT_NAME):
+        raise NotBuiltError(
+            "The native CUDA extension is not built yet.",
+            hint="run `python -m splat2sim.render.native_cuda` (or splat2sim.render.build_native_cuda())",
+        )
+    spec = ExtensionBuild(EXT_NAME, SOURCES, out, cflags=CFLAGS, cuda_cflags=CUDA_CFLAGS, env={"TORCH_CUDA_ARCH_LIST": archs})
+    try:
+        module = compile_and_load(spec, verbose=verbose)
+    except Exception as exc:  # noqa: BLE001 - every build or load failure is reported the same way
+        raise build_failure("The native CUDA kernels", exc, f"{out} (architectures {archs})", _hint_for) from exc
+    device = torch.cuda.current_device()
+    arch = int(module.compiled_arch(device))
+    if arch == 0:
+        major, minor = torch.cuda.get_device_capability(device)
+        raise DependencyError(
+            f"The native CUDA extension in {out} was built for {archs} and holds no kernels for this GPU "
+            f"({torch.cuda.get_device_name(device)}, sm_{major}{minor}).",
+            hint=f"set SPLAT2SIM_CUDA_ARCH_LIST='{major}.{minor}' and run `python -m splat2sim.render.native_cuda`",
+        )
+    _arch = arch
+    return module
+
+
 def load_native_cuda(*, build: bool = True, verbose: bool = False) -> ModuleType:
     """Load the compiled CUDA extension, building it first when needed. Raises
     DependencyError naming the cause and the fix (cached: not retried in this process)."""
-    global _module, _error, _arch
-    with _lock:
-        if _module is not None:
-            return _module
-        if _error is not None:
-            raise _error
-        why = unavailable_reason()
-        if why is not None:
-            _error = why
-            raise why
-        archs = arch_list()
-        out = cuda_build_dir(archs)
-        if not build and not any(out.glob(f"{EXT_NAME}*.so")):
-            raise DependencyError(
-                "The native CUDA extension is not built yet.",
-                hint="run `python -m splat2sim.render.native_cuda` (or splat2sim.render.build_native_cuda())",
-            )
-        out.mkdir(parents=True, exist_ok=True)
-        from torch.utils import cpp_extension
-
-        src = csrc_dir()
-        saved = os.environ.get("TORCH_CUDA_ARCH_LIST")
-        os.environ["TORCH_CUDA_ARCH_LIST"] = archs
-        try:
-            module = cpp_extension.load(
-                name=EXT_NAME,
-                sources=[str(src / s) for s in SOURCES],
-                extra_include_paths=[str(src / "include"), str(src)],
-                extra_cflags=list(CFLAGS),
-                extra_cuda_cflags=list(CUDA_CFLAGS),
-                build_directory=str(out),
-                verbose=verbose,
-            )
-        except Exception as exc:  # noqa: BLE001 - every build or load failure is reported the same way
-            text = str(exc)
-            _error = DependencyError(
-                f"The native CUDA kernels failed to build or load ({type(exc).__name__}) in {out} "
-                f"(architectures {archs}):\n    {_summarize_build_error(text)}",
-                hint=_hint_for(text),
-            )
-            raise _error from exc
-        finally:
-            if saved is None:
-                os.environ.pop("TORCH_CUDA_ARCH_LIST", None)
-            else:
-                os.environ["TORCH_CUDA_ARCH_LIST"] = saved
-        device = torch.cuda.current_device()
-        arch = int(module.compiled_arch(device))
-        if arch == 0:
-            major, minor = torch.cuda.get_device_capability(device)
-            _error = DependencyError(
-                f"The native CUDA extension in {out} was built for {archs} and holds no kernels for this GPU "
-                f"({torch.cuda.get_device_name(device)}, sm_{major}{minor}).",
-                hint=f"set SPLAT2SIM_CUDA_ARCH_LIST='{major}.{minor}' and run `python -m splat2sim.render.native_cuda`",
-            )
-            raise _error
-        _module, _arch = module, arch
-        return _module
+    return load_once(sys.modules[__name__], lambda: _load(build, verbose))
 
 
 def build_native_cuda(verbose: bool = False) -> Path:
@@ -219,8 +201,6 @@ def native_cuda_status() -> tuple[bool, str]:
 
 
 if __name__ == "__main__":  # python -m splat2sim.render.native_cuda [-v]
-    import sys
-
     try:
         path = build_native_cuda(verbose="-v" in sys.argv[1:])
     except DependencyError as exc:

@@ -57,9 +57,7 @@ def project(
     tx = z * torch.clamp(x / z, min=-lim_xn.expand_as(z), max=lim_xp.expand_as(z))
     ty = z * torch.clamp(y / z, min=-lim_yn.expand_as(z), max=lim_yp.expand_as(z))
     zero = torch.zeros_like(z)
-    J = torch.stack(
-        [fx / z, zero, -fx * tx / (z * z), zero, fy / z, -fy * ty / (z * z)], dim=-1
-    ).reshape(*z.shape, 2, 3)  # [C,N,2,3]
+    J = torch.stack([fx / z, zero, -fx * tx / (z * z), zero, fy / z, -fy * ty / (z * z)], dim=-1).reshape(*z.shape, 2, 3)  # [C,N,2,3]
     cov2d = J @ cov_c @ J.transpose(-1, -2)  # [C,N,2,2]
     a = cov2d[..., 0, 0] + cv.EPS2D
     b = cov2d[..., 0, 1]
@@ -201,9 +199,7 @@ def rasterize(
                 t = (c * ty_n + ty) * tx_n + tx
                 ids = flat_ids[offsets[t] : offsets[t + 1]].long()  # [L]
                 pix = local_px + torch.tensor([tx * ts, ty * ts], device=dev, dtype=dt)  # [P,2]
-                o, a, med, ki, kw = _composite_tile(
-                    pix, means2d[c, ids], conics[c, ids], feats[c, ids], opacities[c, ids], ids, top_k
-                )
+                o, a, med, ki, kw = _composite_tile(pix, means2d[c, ids], conics[c, ids], feats[c, ids], opacities[c, ids], ids, top_k)
                 outs.append(o)
                 alphas.append(a)
                 medians.append(med)
@@ -233,7 +229,7 @@ def _composite_tile(
     ids: torch.Tensor,  # [L] Gaussian indices
     top_k: int,
 ):
-    P, L, D = pix.shape[0], means2d.shape[0], feats.shape[1]
+    P, L = pix.shape[0], means2d.shape[0]
     d = means2d[None, :, :] - pix[:, None, :]  # [P,L,2]
     dx, dy = d[..., 0], d[..., 1]
     a, b, c = conics[:, 0], conics[:, 1], conics[:, 2]  # [L]

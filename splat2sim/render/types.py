@@ -48,24 +48,16 @@ class Gaussians:
         }
         for name, (t, shape) in expect.items():
             if tuple(t.shape) != shape:
-                raise InputError(
-                    f"Gaussians.{name} has shape {tuple(t.shape)}, expected {shape} (N = {n})."
-                )
+                raise InputError(f"Gaussians.{name} has shape {tuple(t.shape)}, expected {shape} (N = {n}).")
         if self.sh.dim() != 3 or self.sh.shape[0] != n or self.sh.shape[2] != 3:
             raise InputError(f"Gaussians.sh has shape {tuple(self.sh.shape)}, expected [N, K, 3].")
         k = self.sh.shape[1]
         if k not in tuple((d + 1) ** 2 for d in range(MAX_SH_DEGREE + 1)):
-            raise InputError(
-                f"Gaussians.sh holds {k} coefficients per channel; expected 1, 4, 9 or 16 "
-                f"(SH degree 0-{MAX_SH_DEGREE})."
-            )
+            raise InputError(f"Gaussians.sh holds {k} coefficients per channel; expected 1, 4, 9 or 16 (SH degree 0-{MAX_SH_DEGREE}).")
         for name in ("log_scales", "quats", "opacity_logits", "sh"):
             t = getattr(self, name)
             if t.device != self.means.device or t.dtype != self.means.dtype:
-                raise InputError(
-                    f"Gaussians.{name} is {t.dtype} on {t.device}; means is "
-                    f"{self.means.dtype} on {self.means.device}: they must match."
-                )
+                raise InputError(f"Gaussians.{name} is {t.dtype} on {t.device}; means is {self.means.dtype} on {self.means.device}: they must match.")
         if not self.means.dtype.is_floating_point:
             raise InputError(f"Gaussians must be floating point, got {self.means.dtype}.")
 
@@ -115,15 +107,9 @@ class Cameras:
     def validate(self) -> None:
         c = self.world_from_camera.shape[0]
         if tuple(self.world_from_camera.shape) != (c, 4, 4):
-            raise InputError(
-                f"Cameras.world_from_camera has shape {tuple(self.world_from_camera.shape)}, "
-                "expected [C, 4, 4]."
-            )
+            raise InputError(f"Cameras.world_from_camera has shape {tuple(self.world_from_camera.shape)}, expected [C, 4, 4].")
         if tuple(self.intrinsics.shape) != (c, 4):
-            raise InputError(
-                f"Cameras.intrinsics has shape {tuple(self.intrinsics.shape)}, expected [{c}, 4] "
-                "(fx, fy, cx, cy)."
-            )
+            raise InputError(f"Cameras.intrinsics has shape {tuple(self.intrinsics.shape)}, expected [{c}, 4] (fx, fy, cx, cy).")
         if int(self.width) <= 0 or int(self.height) <= 0:
             raise InputError(f"Camera image size {self.width}x{self.height} is not positive.")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from splat2sim.scene.common import attr, fmt, relpath, restitution_dampratio
-from splat2sim.scene.model import Scene
+from splat2sim.scene.schema import SceneData
 
 TIMESTEP = 0.002
 TORSIONAL_FRICTION = 0.005
@@ -26,31 +26,31 @@ DEFAULT_LIGHTS = [
 ]
 
 
-def _header(scene: Scene, meshdir: str, width: int = 640, height: int = 480) -> list[str]:
+def _header(scene: SceneData, meshdir: str, width: int = 640, height: int = 480) -> list[str]:
     g = scene.gravity
     return [
-        f'<mujoco model={attr(scene.name)}>',
+        f"<mujoco model={attr(scene.name)}>",
         f'  <compiler angle="radian" meshdir={attr(meshdir)} texturedir={attr(meshdir)} autolimits="true"/>',
         f'  <option timestep="{TIMESTEP}" gravity="{fmt(g)}" integrator="implicitfast" cone="elliptic" impratio="10"/>',
         '  <statistic center="0 0 0.1" extent="1"/>',
-        '  <visual>',
+        "  <visual>",
         f'    <global offwidth="{max(width, 64)}" offheight="{max(height, 64)}"/>',
         '    <headlight ambient="0.3 0.3 0.3" diffuse="0.3 0.3 0.3" specular="0 0 0"/>',
         '    <quality shadowsize="2048" offsamples="4"/>',
         '    <map znear="0.002" zfar="20"/>',
-        '  </visual>',
-        '  <default>',
+        "  </visual>",
+        "  <default>",
         '    <default class="visual">',
         '      <geom type="mesh" group="2" contype="0" conaffinity="0"/>',
-        '    </default>',
+        "    </default>",
         '    <default class="collision">',
         f'      <geom type="mesh" group="3" condim="6" solref="{SOLREF_TIMECONST} 1"/>',
-        '    </default>',
-        '  </default>',
+        "    </default>",
+        "  </default>",
     ]
 
 
-def _support_lines(scene: Scene, indent: str = "    ") -> list[str]:
+def _support_lines(scene: SceneData, indent: str = "    ") -> list[str]:
     plane = scene.environment["support_plane"]
     sx, sy = plane["size"]
     cx, cy = plane.get("center", [0.0, 0.0, 0.0])[:2]
@@ -66,7 +66,7 @@ def _support_lines(scene: Scene, indent: str = "    ") -> list[str]:
     return lines
 
 
-def _light_lines(scene: Scene, indent: str = "    ") -> list[str]:
+def _light_lines(scene: SceneData, indent: str = "    ") -> list[str]:
     out = []
     for i, li in enumerate(scene.environment.get("lights") or DEFAULT_LIGHTS):
         out.append(
@@ -76,7 +76,7 @@ def _light_lines(scene: Scene, indent: str = "    ") -> list[str]:
     return out
 
 
-def _env_asset_lines(scene: Scene, rel, indent: str = "    ") -> list[str]:
+def _env_asset_lines(scene: SceneData, rel, indent: str = "    ") -> list[str]:
     """rel(asset path of scene.json) -> path relative to meshdir."""
     lines = [
         f'{indent}<texture name="support_grid" type="2d" builtin="checker" rgb1="0.55 0.45 0.35" rgb2="0.5 0.4 0.3" width="256" height="256"/>',
@@ -84,12 +84,14 @@ def _env_asset_lines(scene: Scene, rel, indent: str = "    ") -> list[str]:
     ]
     bg = scene.environment.get("background_visual")
     if bg:
-        lines += [f'{indent}<mesh name="background" file={attr(rel(bg))} inertia="shell"/>',
-                  f'{indent}<material name="background" rgba="0.7 0.7 0.7 1"/>']
+        lines += [
+            f'{indent}<mesh name="background" file={attr(rel(bg))} inertia="shell"/>',
+            f'{indent}<material name="background" rgba="0.7 0.7 0.7 1"/>',
+        ]
     return lines
 
 
-def _body_asset_lines(scene: Scene, rel, indent: str = "    ") -> list[str]:
+def _body_asset_lines(scene: SceneData, rel, indent: str = "    ") -> list[str]:
     lines = []
     for b in scene.bodies:
         s = fmt([b.scale] * 3)
@@ -106,7 +108,7 @@ def _body_asset_lines(scene: Scene, rel, indent: str = "    ") -> list[str]:
     return lines
 
 
-def _body_lines(scene: Scene, indent: str = "    ") -> list[str]:
+def _body_lines(scene: SceneData, indent: str = "    ") -> list[str]:
     lines = []
     for b in scene.bodies:
         I = np.asarray(b.inertial["inertia"], np.float64)
@@ -115,15 +117,17 @@ def _body_lines(scene: Scene, indent: str = "    ") -> list[str]:
         solref = fmt([SOLREF_TIMECONST, restitution_dampratio(c.get("restitution", 0.0))])
         lines += [
             f'{indent}<body name={attr(b.name)} pos="{fmt(b.position)}" quat="{fmt(b.quaternion)}">',
-            f'{indent}  <freejoint name={attr(b.name)}/>',
+            f"{indent}  <freejoint name={attr(b.name)}/>",
             f'{indent}  <inertial pos="{fmt(b.inertial["center_of_mass"])}" mass="{fmt(b.inertial["mass"])}" '
             f'fullinertia="{fmt([I[0, 0], I[1, 1], I[2, 2], I[0, 1], I[0, 2], I[1, 2]])}"/>',
         ]
         if b.visual:
             lines.append(f'{indent}  <geom name={attr(b.name + "_visual")} class="visual" mesh={attr(b.name + "_visual")} material={attr(b.name)}/>')
         for k in range(len(b.collision)):
-            lines.append(f'{indent}  <geom name={attr(f"{b.name}_collision_{k:03d}")} class="collision" mesh={attr(f"{b.name}_hull_{k:03d}")} '
-                         f'friction="{friction}" solref="{solref}" rgba="{fmt(_hull_colour(k))}"/>')
+            lines.append(
+                f'{indent}  <geom name={attr(f"{b.name}_collision_{k:03d}")} class="collision" mesh={attr(f"{b.name}_hull_{k:03d}")} '
+                f'friction="{friction}" solref="{solref}" rgba="{fmt(_hull_colour(k))}"/>'
+            )
         lines.append(f"{indent}</body>")
     return lines
 
@@ -133,35 +137,65 @@ def _hull_colour(k: int) -> list[float]:
     return [*palette[k % len(palette)], 0.6]
 
 
-def _overview_camera(scene: Scene, indent: str = "    ") -> str:
+def _overview_camera(scene: SceneData, indent: str = "    ") -> str:
     return f'{indent}<camera name="overview" pos="0 -1.0 0.7" xyaxes="1 0 0 0 0.57 0.82" fovy="50"/>'
 
 
-def mjcf_documents(scene: Scene, out_dir: Path) -> dict[str, str]:
+def mjcf_documents(scene: SceneData, out_dir: Path) -> dict[str, str]:
     """{"scene.xml": ..., "objects.xml": ...} for files written into ``out_dir``."""
     meshdir = relpath(scene.root, out_dir) if scene.root is not None else "."
     rel = lambda p: Path(p).as_posix()  # noqa: E731  (paths are relative to meshdir = scene root)
     main = _header(scene, meshdir)
     main += ["  <asset>", *_env_asset_lines(scene, rel), "  </asset>", ""]
-    main += ['  <include file="objects.xml"/>', "", "  <worldbody>", *_light_lines(scene), *_support_lines(scene),
-             _overview_camera(scene), "  </worldbody>", "</mujoco>", ""]
-    objects = [f'<mujoco model={attr(scene.name + "_objects")}>', "  <asset>", *_body_asset_lines(scene, rel),
-               "  </asset>", "", "  <worldbody>", *_body_lines(scene), "  </worldbody>", "</mujoco>", ""]
+    main += [
+        '  <include file="objects.xml"/>',
+        "",
+        "  <worldbody>",
+        *_light_lines(scene),
+        *_support_lines(scene),
+        _overview_camera(scene),
+        "  </worldbody>",
+        "</mujoco>",
+        "",
+    ]
+    objects = [
+        f"<mujoco model={attr(scene.name + '_objects')}>",
+        "  <asset>",
+        *_body_asset_lines(scene, rel),
+        "  </asset>",
+        "",
+        "  <worldbody>",
+        *_body_lines(scene),
+        "  </worldbody>",
+        "</mujoco>",
+        "",
+    ]
     return {"scene.xml": "\n".join(main), "objects.xml": "\n".join(objects)}
 
 
-def mjcf_string(scene: Scene) -> str:
+def mjcf_string(scene: SceneData) -> str:
     """One self-contained MJCF document with absolute asset paths (for in-memory loading)."""
     root = scene.root.resolve() if scene.root is not None else Path(".").resolve()
     lines = _header(scene, str(root))
     rel = lambda p: Path(p).as_posix()  # noqa: E731
-    lines += ["  <asset>", *_env_asset_lines(scene, rel), *_body_asset_lines(scene, rel), "  </asset>", "  <worldbody>",
-              *_light_lines(scene), *_support_lines(scene), _overview_camera(scene), *_body_lines(scene),
-              "  </worldbody>", "</mujoco>", ""]
+    lines += [
+        "  <asset>",
+        *_env_asset_lines(scene, rel),
+        *_body_asset_lines(scene, rel),
+        "  </asset>",
+        "  <worldbody>",
+        *_light_lines(scene),
+        *_support_lines(scene),
+        _overview_camera(scene),
+        *_body_lines(scene),
+        "  </worldbody>",
+        "</mujoco>",
+        "",
+    ]
     return "\n".join(lines)
 
 
-def write_mjcf(scene: Scene, out_dir) -> Path:
+def write_mjcf(scene: SceneData, out_dir) -> Path:
     """Write ``out_dir/scene.xml`` and ``out_dir/objects.xml``; returns scene.xml's path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

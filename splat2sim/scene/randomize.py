@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from splat2sim.errors import StageError
-from splat2sim.scene.model import Scene, matrix_to_quat
+from splat2sim.geometry.transforms import matrix_to_quat
+from splat2sim.scene.schema import SceneData
 
 
 @dataclass
@@ -30,7 +31,7 @@ class RandomizeSettings:
     max_tries: int = 500
 
 
-def _footprint(scene: Scene, body) -> tuple[float, float]:
+def _footprint(scene: SceneData, body) -> tuple[float, float]:
     """(radius of the hulls around the body origin in xy, lowest hull z) at scale 1."""
     import trimesh
 
@@ -45,8 +46,9 @@ def _uniform(rng, lo_hi, fallback):
     return float(rng.uniform(min(lo, hi), max(lo, hi))) if hi != lo else lo
 
 
-def sample_variant(base: Scene, seed: int, index: int, settings: RandomizeSettings | None = None,
-                   footprints: dict | None = None) -> tuple[Scene, dict]:
+def sample_variant(
+    base: SceneData, seed: int, index: int, settings: RandomizeSettings | None = None, footprints: dict | None = None
+) -> tuple[SceneData, dict]:
     """(variant Scene, every sampled value). The variant keeps ``base.root`` (asset paths)."""
     from splat2sim.scene.mjcf import DEFAULT_LIGHTS
 
@@ -69,11 +71,9 @@ def sample_variant(base: Scene, seed: int, index: int, settings: RandomizeSettin
         rgba = [*np.clip(base_rgba[:3] * tint, 0.0, 1.0).round(4).tolist(), float(base_rgba[3])]
         b.scale = b.scale * rel
         b.inertial = {"mass": mass, "center_of_mass": com, "inertia": inertia.tolist()}
-        b.contact = {**b.contact, "friction": friction, "static_friction": friction,
-                     "dynamic_friction": friction, "restitution": restitution}
+        b.contact = {**b.contact, "friction": friction, "static_friction": friction, "dynamic_friction": friction, "restitution": restitution}
         b.appearance = {"rgba": rgba}
-        sampled["bodies"][b.name] = {"scale": b.scale, "mass": mass, "friction": friction, "restitution": restitution,
-                                     "rgba": rgba}
+        sampled["bodies"][b.name] = {"scale": b.scale, "mass": mass, "friction": friction, "restitution": restitution, "rgba": rgba}
     if s.resample_poses:
         _place(scene, rng, s, footprints, sampled)
     lights = []
@@ -81,8 +81,12 @@ def sample_variant(base: Scene, seed: int, index: int, settings: RandomizeSettin
         gain = float(rng.uniform(1 - s.light_jitter, 1 + s.light_jitter))
         tilt = rng.normal(0, s.light_jitter / 2, 2)
         d = np.asarray(li["dir"], np.float64) + np.array([tilt[0], tilt[1], 0.0])
-        light = {"pos": li["pos"], "dir": (d / np.linalg.norm(d)).round(5).tolist(),
-                 "diffuse": np.clip(np.asarray(li["diffuse"]) * gain, 0, 1).round(4).tolist(), "castshadow": li["castshadow"]}
+        light = {
+            "pos": li["pos"],
+            "dir": (d / np.linalg.norm(d)).round(5).tolist(),
+            "diffuse": np.clip(np.asarray(li["diffuse"]) * gain, 0, 1).round(4).tolist(),
+            "castshadow": li["castshadow"],
+        }
         lights.append(light)
         sampled["lights"].append({"gain": gain, "dir": light["dir"]})
     scene.environment = {**scene.environment, "lights": lights}
@@ -92,55 +96,73 @@ def sample_variant(base: Scene, seed: int, index: int, settings: RandomizeSettin
     return scene, sampled
 
 
-def _place(scene: Scene, rng, s: RandomizeSettings, footprints: dict, sampled: dict) -> None:
+def _place(scene: SceneData, rng, s: RandomizeSettings, footprints: dict, sampled: dict) -> None:
     plane = scene.environment["support_plane"]
     sx, sy = plane["size"]
     cx, cy = plane.get("center", [0.0, 0.0, 0.0])[:2]
     placed: list[tuple[np.ndarray, float]] = []
+    left_out: list[dict] = []
     for b in scene.bodies:
         radius, low = footprints[b.name]
         radius *= b.scale
         half = np.array([sx / 2 - s.margin - radius, sy / 2 - s.margin - radius])
-        if np.any(half <= 0):
-            raise StageError(f"{b.name} does not fit on the support surface", hint="reduce variants.scale_jitter or margin")
+        if np.any(half <= 0):  # a crowded or oddly scaled scene places what fits and says what did not
+            left_out.append({"body": b.name, "why": f"its footprint (radius {radius:.3g} m) does not fit on the support surface"})
+            continue
         for _ in range(s.max_tries):
             xy = np.array([cx, cy]) + rng.uniform(-half, half)
             if all(np.linalg.norm(xy - p) >= radius + r + s.gap for p, r in placed):
                 break
         else:
-            raise StageError(f"could not place {b.name} without overlap in {s.max_tries} tries",
-                             hint="the support surface is too crowded; lower the scale jitter")
+            left_out.append({"body": b.name, "why": f"no free place without overlap in {s.max_tries} tries (the support is crowded)"})
+            continue
         yaw = float(rng.uniform(-math.pi, math.pi))
         placed.append((xy, radius))
         c, si = math.cos(yaw), math.sin(yaw)
         b.position = [float(xy[0]), float(xy[1]), float(-low * b.scale)]
         b.quaternion = matrix_to_quat(np.array([[c, -si, 0], [si, c, 0], [0, 0, 1.0]]))
         sampled["bodies"][b.name].update({"position": b.position, "yaw": yaw})
+    gone = {x["body"] for x in left_out}
+    scene.bodies = [b for b in scene.bodies if b.name not in gone]
+    sampled["left_out"] = left_out
 
 
-def settle_in_place(scene: Scene, seconds: float) -> dict:
+def settle_in_place(scene: SceneData, seconds: float) -> dict:
     """Settle the scene in MuJoCo and write the rest poses back into it."""
-    from splat2sim.sim.mujoco_sim import load_scene_model, settle_mujoco
+    from splat2sim.scene.simulators import load_scene_model
+    from splat2sim.sim.mujoco_sim import settle_mujoco
 
     model, data = load_scene_model(scene)
     result = settle_mujoco(model, [b.name for b in scene.bodies], seconds, data=data)
+    unstable = [b.name for b, r in zip(scene.bodies, result.bodies) if not r.finite]
+    if unstable:
+        raise StageError(f"variant bodies {', '.join(unstable)} did not settle in MuJoCo (non-finite state)", hint="check the base scene")
     for b, r in zip(scene.bodies, result.bodies):
-        if not r.finite:
-            raise StageError(f"variant body {b.name} did not settle in MuJoCo", hint="check the base scene")
         b.position = [float(v) for v in r.final_position]
         q = np.asarray(r.final_quaternion, np.float64)
         b.quaternion = (q / np.linalg.norm(q)).tolist()
     return {"seconds": seconds, "max_drift_mm": round(max((r.drift_mm for r in result.bodies), default=0.0), 3)}
 
 
-def generate(base: Scene, seed: int = 0, start: int = 0, count: int | None = None, **settings):
+def generate(base: SceneData, seed: int = 0, start: int = 0, count: int | None = None, **settings):
     """Yield (forever, or ``count`` times) randomized copies of ``base``; variant i depends only on (seed, i).
     Each yielded Scene carries its sampled values in ``scene.provenance["variant"]``."""
     s = RandomizeSettings(**settings)
-    footprints = {b.name: _footprint(base, b) for b in base.bodies}
+    footprints = footprints_of(base)
     index = start
     while count is None or index < start + count:
-        scene, sampled = sample_variant(base, seed, index, s, footprints)
-        scene.provenance = {**base.provenance, "variant": sampled}
-        yield scene
+        yield make_variant(base, seed, index, s, footprints)
         index += 1
+
+
+def footprints_of(base: SceneData) -> dict:
+    """Per body (footprint radius, lowest point) of its hulls: what placement needs."""
+    return {b.name: _footprint(base, b) for b in base.bodies}
+
+
+def make_variant(base: SceneData, seed: int, index: int, settings: RandomizeSettings, footprints: dict):
+    """Variant ``index`` of ``base`` (depends only on seed and index), its sampled values in
+    ``scene.provenance["variant"]``; raises StageError when MuJoCo cannot settle it."""
+    scene, sampled = sample_variant(base, seed, index, settings, footprints)
+    scene.provenance = {**base.provenance, "variant": sampled}
+    return scene

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from splat2sim.scene.common import attr, fmt, relpath
-from splat2sim.scene.model import Scene
+from splat2sim.scene.schema import SceneData
 
 SDF_VERSION = "1.9"
 SUPPORT_THICKNESS = 0.04
@@ -31,7 +31,7 @@ def _pose(position, quaternion=(1.0, 0.0, 0.0, 0.0)) -> str:
     return fmt([*position, *rpy])
 
 
-def sdf_document(scene: Scene, out_dir: Path) -> str:
+def sdf_document(scene: SceneData, out_dir: Path) -> str:
     rel = lambda p: relpath(scene.asset(p), out_dir)  # noqa: E731
     plane = scene.environment["support_plane"]
     sx, sy = plane["size"]
@@ -44,7 +44,9 @@ def sdf_document(scene: Scene, out_dir: Path) -> str:
         f"    <gravity>{fmt(scene.gravity)}</gravity>",
         '    <physics name="default" type="ode"><max_step_size>0.001</max_step_size><real_time_factor>1</real_time_factor></physics>',
     ]
-    for i, li in enumerate(scene.environment.get("lights") or [{"pos": [0, 0, 2], "dir": [0, 0, -1], "diffuse": [0.8, 0.8, 0.8], "castshadow": True}]):
+    for i, li in enumerate(
+        scene.environment.get("lights") or [{"pos": [0, 0, 2], "dir": [0, 0, -1], "diffuse": [0.8, 0.8, 0.8], "castshadow": True}]
+    ):
         L += [
             f'    <light name="light_{i}" type="directional">',
             f"      <pose>{fmt([*li['pos'], 0, 0, 0])}</pose>",
@@ -61,8 +63,7 @@ def sdf_document(scene: Scene, out_dir: Path) -> str:
         '      <link name="support">',
         f'        <collision name="collision"><geometry>{box}</geometry>'
         f"<surface><friction><ode><mu>{mu}</mu><mu2>{mu}</mu2></ode></friction></surface></collision>",
-        f'        <visual name="visual"><geometry>{box}</geometry>'
-        "<material><diffuse>0.55 0.45 0.35 1</diffuse></material></visual>",
+        f'        <visual name="visual"><geometry>{box}</geometry><material><diffuse>0.55 0.45 0.35 1</diffuse></material></visual>',
         "      </link>",
         "    </model>",
     ]
@@ -83,8 +84,10 @@ def sdf_document(scene: Scene, out_dir: Path) -> str:
             "        </inertial>",
         ]
         if b.visual:
-            L.append(f'        <visual name="visual"><geometry><mesh><uri>{rel(b.visual)}</uri><scale>{s}</scale></mesh></geometry>'
-                     f"<material><diffuse>{fmt(rgba)}</diffuse></material></visual>")
+            L.append(
+                f'        <visual name="visual"><geometry><mesh><uri>{rel(b.visual)}</uri><scale>{s}</scale></mesh></geometry>'
+                f"<material><diffuse>{fmt(rgba)}</diffuse></material></visual>"
+            )
         for k, hull in enumerate(b.collision):
             friction = fmt(c.get("friction", 0.5))
             L.append(
@@ -98,7 +101,7 @@ def sdf_document(scene: Scene, out_dir: Path) -> str:
     return "\n".join(L)
 
 
-def write_sdf(scene: Scene, out_dir) -> Path:
+def write_sdf(scene: SceneData, out_dir) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "scene.sdf"
@@ -155,8 +158,7 @@ def sdformat_checker() -> tuple[Path | None, str]:
             pc = subprocess.run(["pkg-config", "--cflags", "--libs", lib], capture_output=True, text=True)
             if pc.returncode == 0 and pc.stdout.strip():
                 flags = pc.stdout.split()
-        done = subprocess.run([compiler, "-std=c++17", str(src), *flags, "-o", str(tmp)],
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run([compiler, "-std=c++17", str(src), *flags, "-o", str(tmp)], capture_output=True, text=True, timeout=300)
         if done.returncode != 0:
             return None, f"building the libsdformat checker failed: {done.stderr.strip()[-300:]}"
         tmp.replace(exe)

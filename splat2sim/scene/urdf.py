@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from splat2sim.scene.common import attr, fmt, principal_inertia, relpath, rpy_from_matrix
-from splat2sim.scene.model import Scene
+from splat2sim.scene.schema import SceneData
 
 SUPPORT_THICKNESS = 0.04
 
 
-def object_urdf(scene: Scene, body, out_dir: Path) -> str:
+def object_urdf(scene: SceneData, body, out_dir: Path) -> str:
     rel = lambda p: relpath(scene.asset(p), out_dir)  # noqa: E731
     moments, axes = principal_inertia(body.inertial["inertia"])
     c = body.contact
@@ -46,17 +46,17 @@ def object_urdf(scene: Scene, body, out_dir: Path) -> str:
     if body.visual:
         lines += [
             "    <visual>",
-            f"      <geometry><mesh filename={attr(rel(body.visual))} scale=\"{s}\"/></geometry>",
+            f'      <geometry><mesh filename={attr(rel(body.visual))} scale="{s}"/></geometry>',
             f'      <material name={attr(body.name + "_material")}><color rgba="{fmt(rgba)}"/></material>',
             "    </visual>",
         ]
     for hull in body.collision:
-        lines += ["    <collision>", f"      <geometry><mesh filename={attr(rel(hull))} scale=\"{s}\"/></geometry>", "    </collision>"]
+        lines += ["    <collision>", f'      <geometry><mesh filename={attr(rel(hull))} scale="{s}"/></geometry>', "    </collision>"]
     lines += ["  </link>", "</robot>", ""]
     return "\n".join(lines)
 
 
-def environment_urdf(scene: Scene) -> str:
+def environment_urdf(scene: SceneData) -> str:
     plane = scene.environment["support_plane"]
     sx, sy = plane["size"]
     cx, cy = plane.get("center", [0.0, 0.0, 0.0])[:2]
@@ -129,7 +129,7 @@ if __name__ == "__main__":
 '''
 
 
-def write_urdf(scene: Scene, out_dir) -> Path:
+def write_urdf(scene: SceneData, out_dir) -> Path:
     """Write the URDFs, scene_poses.json and load_pybullet.py; returns scene_poses.json."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -137,9 +137,14 @@ def write_urdf(scene: Scene, out_dir) -> Path:
     poses = {"schema_version": 1, "gravity": [float(g) for g in scene.gravity], "environment": "environment.urdf", "bodies": []}
     for body in scene.bodies:
         (out_dir / f"{body.name}.urdf").write_text(object_urdf(scene, body, out_dir))
-        poses["bodies"].append({"name": body.name, "urdf": f"{body.name}.urdf",
-                                "position": [float(v) for v in body.position],
-                                "quaternion": [float(v) for v in body.quaternion]})
+        poses["bodies"].append(
+            {
+                "name": body.name,
+                "urdf": f"{body.name}.urdf",
+                "position": [float(v) for v in body.position],
+                "quaternion": [float(v) for v in body.quaternion],
+            }
+        )
     (out_dir / "scene_poses.json").write_text(json.dumps(poses, indent=2) + "\n")
     (out_dir / "load_pybullet.py").write_text(EXAMPLE)
     return out_dir / "scene_poses.json"

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from splat2sim.errors import missing_package
+from splat2sim.geometry.transforms import matrix_to_quat
 from splat2sim.scene.common import principal_inertia, relpath
-from splat2sim.scene.model import Scene, matrix_to_quat
+from splat2sim.scene.schema import SceneData
 
 SUPPORT_THICKNESS = 0.04
 
@@ -96,7 +97,7 @@ def _bind(prim, material, purpose=None):
         api.Bind(material)
 
 
-def build_stage(scene: Scene, path: Path):
+def build_stage(scene: SceneData, path: Path):
     """Create the USD stage for ``scene`` at ``path`` (not saved)."""
     Gf, Sdf, Usd, UsdGeom, UsdLux, UsdPhysics, UsdShade, Vt = _pxr()
     path = Path(path)
@@ -158,8 +159,13 @@ def build_stage(scene: Scene, path: Path):
             texture = relpath(scene.asset(b.texture), usd_dir) if b.texture else None
             _bind(visual.GetPrim(), _preview_material(stage, f"/World/Looks/{b.name}_visual", rgba, texture))
         c = b.contact
-        phys = _physics_material(stage, f"/World/Looks/{b.name}_physics", c.get("static_friction", c.get("friction", 0.5)),
-                                 c.get("friction", 0.5), c.get("restitution", 0.0))
+        phys = _physics_material(
+            stage,
+            f"/World/Looks/{b.name}_physics",
+            c.get("static_friction", c.get("friction", 0.5)),
+            c.get("friction", 0.5),
+            c.get("restitution", 0.0),
+        )
         UsdGeom.Scope.Define(stage, root + "/collision")
         for k, hull in enumerate(b.collision):
             v, f, _ = _read_mesh(scene.asset(hull))
@@ -171,7 +177,7 @@ def build_stage(scene: Scene, path: Path):
     return stage
 
 
-def write_usd(scene: Scene, out_dir) -> Path:
+def write_usd(scene: SceneData, out_dir) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "scene.usda"

@@ -1,4 +1,7 @@
-"""MuJoCo: compile an exported MJCF (collecting compiler warnings), settle it, render it."""
+"""MuJoCo: compile an exported MJCF (collecting compiler warnings), settle it, render it.
+
+This package works on simulator models and exported files, never on Scene objects (the
+scene package loads a Scene through it: ``splat2sim.scene.simulators``)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from splat2sim.errors import StageError, missing_package
+from splat2sim.geometry.transforms import matrix_to_quat, mujoco_from_opencv_camera
 from splat2sim.sim.results import SettleResult, body_result
 
 
@@ -63,15 +67,6 @@ def compile_model(xml_path) -> tuple[object, list[str]]:
     return model, messages
 
 
-def load_scene_model(scene):
-    """(MjModel, MjData) of a Scene, compiled in memory from one self-contained MJCF."""
-    from splat2sim.scene.mjcf import mjcf_string
-
-    mujoco = mujoco_module()
-    model = mujoco.MjModel.from_xml_string(mjcf_string(scene))
-    return model, mujoco.MjData(model)
-
-
 def _body_penetration(model, data, body_id: int) -> float:
     deepest = 0.0
     for i in range(data.ncon):
@@ -106,10 +101,11 @@ def settle_mujoco(model, body_names: list[str], seconds: float = 2.0, data=None)
         if not np.all(np.isfinite(data.qpos)):
             break
     mujoco.mj_forward(model, data)
-    warnings = [f"MuJoCo runtime warning {mujoco.mjtWarning(k).name}: {int(w.number)} time(s)"
-                for k, w in enumerate(data.warning) if w.number > 0]
-    bodies = [body_result(n, p0, q0, data.xpos[i], data.xquat[i], _body_penetration(model, data, i), _body_ke(model, data, i), ms)
-              for n, i, (p0, q0), ms in zip(body_names, ids, start, max_speed)]
+    warnings = [f"MuJoCo runtime warning {mujoco.mjtWarning(k).name}: {int(w.number)} time(s)" for k, w in enumerate(data.warning) if w.number > 0]
+    bodies = [
+        body_result(n, p0, q0, data.xpos[i], data.xquat[i], _body_penetration(model, data, i), _body_ke(model, data, i), ms)
+        for n, i, (p0, q0), ms in zip(body_names, ids, start, max_speed)
+    ]
     return SettleResult("mujoco", seconds, float(model.opt.timestep), bodies, warnings, round(time.perf_counter() - t0, 3))
 
 
@@ -123,8 +119,15 @@ def initial_penetrations(model, data=None) -> list[dict]:
         c = data.contact[i]
         if c.dist < 0:
             b1, b2 = int(model.geom_bodyid[c.geom1]), int(model.geom_bodyid[c.geom2])
-            out.append({"body1": model.body(b1).name, "body2": model.body(b2).name, "depth_m": -float(c.dist),
-                        "normal": c.frame[:3].tolist(), "pos": c.pos.tolist()})
+            out.append(
+                {
+                    "body1": model.body(b1).name,
+                    "body2": model.body(b2).name,
+                    "depth_m": -float(c.dist),
+                    "normal": c.frame[:3].tolist(),
+                    "pos": c.pos.tolist(),
+                }
+            )
     return out
 
 
@@ -132,8 +135,6 @@ def render_views(model, cameras: list[dict], width: int, height: int, data=None,
     """RGB images [H,W,3] uint8 from pinhole cameras {"world_from_camera" (OpenCV axes), "fy"}.
     hulls=True shows the collision geoms (group 3) instead of the visual ones (group 2)."""
     mujoco = mujoco_module()
-    from splat2sim.synth.trajectory import mujoco_from_opencv_camera
-
     data = data if data is not None else mujoco.MjData(model)
     mujoco.mj_forward(model, data)
     model.vis.global_.offwidth = max(model.vis.global_.offwidth, width)
@@ -142,8 +143,6 @@ def render_views(model, cameras: list[dict], width: int, height: int, data=None,
     opt.geomgroup[:] = 1
     opt.geomgroup[2] = 0 if hulls else 1
     opt.geomgroup[3] = 1 if hulls else 0
-    from splat2sim.scene.model import matrix_to_quat
-
     cid = model.camera("overview").id
     images = []
     renderer = mujoco.Renderer(model, height=height, width=width)

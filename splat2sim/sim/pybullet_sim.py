@@ -4,7 +4,6 @@ without which pybullet recomputes the inertia from the collision shapes) and set
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,23 +36,14 @@ def load_urdf_dir(urdf_dir, client: int) -> dict[str, int]:
     ids = {"_environment": p.loadURDF(str(urdf_dir / poses["environment"]), useFixedBase=True, physicsClientId=client)}
     for body in poses["bodies"]:
         w, x, y, z = body["quaternion"]
-        ids[body["name"]] = p.loadURDF(str(urdf_dir / body["urdf"]), basePosition=body["position"],
-                                       baseOrientation=[x, y, z, w], flags=p.URDF_USE_INERTIA_FROM_FILE,
-                                       physicsClientId=client)
+        ids[body["name"]] = p.loadURDF(
+            str(urdf_dir / body["urdf"]),
+            basePosition=body["position"],
+            baseOrientation=[x, y, z, w],
+            flags=p.URDF_USE_INERTIA_FROM_FILE,
+            physicsClientId=client,
+        )
     return ids
-
-
-def load_scene_into(scene, client: int | None = None) -> dict[str, int]:
-    """Write the scene's URDFs into a temporary folder and load them (``client`` or a new
-    DIRECT client)."""
-    from splat2sim.scene.urdf import write_urdf
-
-    p = pybullet_module()
-    if client is None:
-        client = p.connect(p.DIRECT)
-    folder = Path(tempfile.mkdtemp(prefix="splat2sim_urdf_"))
-    write_urdf(scene, folder)
-    return load_urdf_dir(folder, client)
 
 
 def link_pose(client: int, body: int) -> tuple[np.ndarray, np.ndarray]:

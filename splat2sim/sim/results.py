@@ -4,7 +4,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from splat2sim.scene.model import quat_angle_deg
+from splat2sim.geometry.transforms import quat_angle_deg
 
 
 @dataclass
@@ -22,8 +22,13 @@ class BodyResult:
     finite: bool = True
 
     def settled(self, drift_mm: float = 2.0, rotation_deg: float = 2.0, penetration_mm: float = 2.0) -> bool:
-        return (self.finite and self.drift_mm <= drift_mm and self.rotation_deg <= rotation_deg
-                and self.penetration_mm <= penetration_mm and self.max_speed_m_s < 5.0)
+        return (
+            self.finite
+            and self.drift_mm <= drift_mm
+            and self.rotation_deg <= rotation_deg
+            and self.penetration_mm <= penetration_mm
+            and self.max_speed_m_s < 5.0
+        )
 
 
 @dataclass

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from splat2sim.stages.base import StageContext, StageSpec
+from splat2sim.stages.check.config import CheckConfig
 from splat2sim.stages.collision.config import CollisionConfig
+from splat2sim.stages.export.config import ExportConfig
 from splat2sim.stages.frames.config import FramesConfig
 from splat2sim.stages.mesh.config import MeshConfig
-from splat2sim.stages.splat.config import SplatConfig
 from splat2sim.stages.physics.config import PhysicsConfig
 from splat2sim.stages.poses.config import PosesConfig
-from splat2sim.stages.export.config import ExportConfig
-from splat2sim.stages.check.config import CheckConfig
-from splat2sim.stages.variants.config import VariantsConfig
 from splat2sim.stages.report.config import ReportConfig
+from splat2sim.stages.scale.config import ScaleConfig
 from splat2sim.stages.segment.config import SegmentConfig
+from splat2sim.stages.splat.config import SplatConfig
+from splat2sim.stages.variants.config import VariantsConfig
 
 
 def _frames_inputs(ctx: StageContext) -> dict[str, str]:
@@ -107,10 +108,18 @@ STAGES: dict[str, StageSpec] = {
             global_keys=("device",),
         ),
         StageSpec(
+            name="scale",
+            version=1,
+            description="the world's metric scale: from poses, or from object sizes, with a range",
+            upstream=("poses", "segment"),
+            config_cls=ScaleConfig,
+            runner="splat2sim.stages.scale.run:run",
+        ),
+        StageSpec(
             name="mesh",
-            version=4,
+            version=5,  # 5: meshes in metres (scale/scale.json applied)
             description="watertight visual meshes per object, background mesh, support plane",
-            upstream=("poses", "splat", "segment"),
+            upstream=("poses", "splat", "segment", "scale"),
             config_cls=MeshConfig,
             runner="splat2sim.stages.mesh.run:run",
         ),
@@ -125,12 +134,13 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="physics",
-            version=2,  # 2: wall area at most the convex hull's (no double-counted walls); crops avoid views where objects hide it
+            version=3,  # 3: metric inputs, scale from the scale stage; 2: wall area at most the convex hull's; crops avoid hidden views
             description="material, mass, inertia, friction and restitution per object, with ranges",
-            upstream=("frames", "poses", "segment", "mesh"),
+            upstream=("frames", "poses", "segment", "scale", "mesh"),
             config_cls=PhysicsConfig,
             runner="splat2sim.stages.physics.run:run",
             input_hashes=_physics_inputs,
+            caches=("vlm",),
         ),
     ]
 }
@@ -143,9 +153,9 @@ SIMULATION_STAGES: dict[str, StageSpec] = {
     for spec in [
         StageSpec(
             name="export",
-            version=2,  # 2: geometry scaled by physics' scale_from_sizes
-            description="scene.json and MJCF, URDF, USD, SDFormat scenes, the splat, provenance",
-            upstream=("poses", "splat", "segment", "mesh", "collision", "physics"),
+            version=3,  # 3: one metric frame (scale stage), keyframe cameras; 2: geometry scaled by physics' scale_from_sizes
+            description="scene.json and MJCF, URDF, USD, SDFormat scenes, the splat, the keyframe cameras, provenance",
+            upstream=("frames", "poses", "splat", "segment", "scale", "mesh", "collision", "physics"),
             config_cls=ExportConfig,
             runner="splat2sim.stages.export.run:run",
         ),

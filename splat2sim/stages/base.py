@@ -1,7 +1,9 @@
 """What a stage is: a spec (name, version, upstream, config) and a run function.
 
-A stage's ``run(ctx)`` reads upstream artifacts from ``ctx.upstream_dir(name)`` and writes
-only into ``ctx.out_dir`` (a staging folder renamed into place afterwards). It reports
+A stage's ``run(ctx)`` reads upstream artifacts through ``ctx.read(artifact)`` (the
+declarations in ``splat2sim.artifacts``) or ``ctx.upstream_dir(name)``, both of which refuse
+a stage that is not in the spec's ``upstream`` list, and writes only into ``ctx.out_dir`` (a
+staging folder renamed into place afterwards) and its declared caches (``ctx.cache_dir``). It reports
 through ``ctx``: ``ctx.metrics``, ``ctx.warn()``, ``ctx.fallback()``, ``ctx.backend``,
 ``ctx.summary`` and ``ctx.progress()``. It raises a ``Splat2SimError`` subclass when it
 cannot produce a usable result; it never prints.
@@ -29,6 +31,7 @@ class StageSpec:
     # Returns {label: sha256} of the files the stage reads from outside the workspace.
     input_hashes: Callable[["StageContext"], dict[str, str]] | None = None
     global_keys: tuple[str, ...] = ()  # keys of the `run` config section that matter
+    caches: tuple[str, ...] = ()  # workspace caches the stage may read and write (.cache/<stage>/<name>)
 
     def load_runner(self) -> Callable[["StageContext"], None]:
         import importlib
@@ -52,9 +55,39 @@ class StageContext:
     backend: str | None = None
     summary: list[tuple[str, str]] = field(default_factory=list)  # rows for the end-of-stage table
     timings: dict = field(default_factory=dict)
+    upstream: tuple[str, ...] | None = None  # the spec's declared upstream stages (None: unchecked)
+    caches: tuple[str, ...] = ()
 
     def upstream_dir(self, stage: str) -> Path:
+        """The folder of a declared upstream stage; any other stage is refused, so the
+        fingerprint (built from the declared list) covers everything the stage reads."""
+        if self.upstream is not None and stage not in self.upstream:
+            from splat2sim.errors import UndeclaredUpstreamError
+
+            raise UndeclaredUpstreamError(
+                f"stage '{self.stage}' read '{stage}/', which is not in its declared upstream list ({', '.join(self.upstream) or 'none'})",
+                hint=f"add '{stage}' to the upstream of '{self.stage}' in splat2sim/stages/__init__.py",
+            )
         return self.workspace.stage_dir(stage)
+
+    def read(self, artifact):
+        """An upstream artifact (a ``splat2sim.artifacts`` JsonArtifact), version-checked."""
+        return artifact.read(self.upstream_dir(artifact.stage))
+
+    def cache_dir(self, name: str) -> Path:
+        """A declared cache of this stage (kept across runs, outside the stage folder)."""
+        if name not in self.caches:
+            from splat2sim.errors import UndeclaredUpstreamError
+
+            raise UndeclaredUpstreamError(f"stage '{self.stage}' has no declared cache '{name}'",
+                                          hint=f"add '{name}' to the caches of '{self.stage}' in splat2sim/stages/__init__.py")  # fmt: skip
+        return self.workspace.cache_dir(self.stage, name)
+
+    def metric_frame(self):
+        """The converter from poses' world units to metres (``scale/scale.json``)."""
+        from splat2sim.artifacts.scale import SCALE, MetricFrame
+
+        return MetricFrame.from_doc(self.read(SCALE))
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)

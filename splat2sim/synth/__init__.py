@@ -25,15 +25,25 @@ import numpy as np
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 from splat2sim.errors import InputError, StageError
+from splat2sim.geometry.transforms import intrinsics_from_fovy, mujoco_from_opencv_camera, opencv_from_mujoco_camera
 from splat2sim.progress import NullReporter, Reporter
 from splat2sim.synth import ground_truth as GT
 from splat2sim.synth.config import OBJECT_KINDS, MeshFile, SynthConfig
-from splat2sim.synth.scene import Marker, Scene, build_objects, marker_image, mjcf, place, settle, write_scene_assets
-from splat2sim.synth.trajectory import (intrinsics_from_fovy, mujoco_from_opencv_camera, opencv_from_mujoco_camera,
-                                        orbit)
+from splat2sim.synth.mujoco_model import load_model, mjcf, settle, write_scene_assets
+from splat2sim.synth.placement import place
+from splat2sim.synth.scene import MARKER_THICKNESS, Marker, Scene, SceneObject, build_objects, marker_image
+from splat2sim.synth.trajectory import orbit
 
-__all__ = ["OBJECT_KINDS", "MeshFile", "SynthConfig", "SynthResult", "generate_capture",
-           "intrinsics_from_fovy", "mujoco_from_opencv_camera", "opencv_from_mujoco_camera"]
+__all__ = [
+    "OBJECT_KINDS",
+    "MeshFile",
+    "SynthConfig",
+    "SynthResult",
+    "generate_capture",
+    "intrinsics_from_fovy",
+    "mujoco_from_opencv_camera",
+    "opencv_from_mujoco_camera",
+]
 
 
 @dataclass
@@ -74,29 +84,65 @@ def generate_capture(out_dir: str | Path, config: SynthConfig | None = None, rep
     # Independent random streams per concern, so e.g. a longer video keeps the same scene.
     layout_rng, texture_rng, camera_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(3))
 
-    objects = build_objects(config, layout_rng)
-    table_size = (float(layout_rng.uniform(1.3, 1.6)), float(layout_rng.uniform(0.85, 1.0)))
-    table_height = float(layout_rng.uniform(0.72, 0.78))
-    marker = None
+    scene = _layout_scene(config, layout_rng)
+    xml_path = _build_and_settle(scene, out, config, texture_rng, reporter)
+    n = config.num_frames
+    poses = orbit(camera_rng, scene.center, n, config.fps, config.orbit_radius, config.orbit_height, config.orbit_arc_deg, config.shake)
+    video_path = out / "video.mp4"
+    _film(xml_path, poses, video_path, config, reporter)
+
+    intr = intrinsics_from_fovy(config.fovy_deg, config.width, config.height)
+    gt_path = out / "ground_truth.json"
+    GT.write(gt_path, GT.build(scene, config, intr, poses, video_path.name, xml_path.name))
+    return SynthResult(out, video_path, gt_path, xml_path, n, len(scene.objects), scene.marker is not None, time.perf_counter() - t0)
+
+
+def _layout_scene(config: SynthConfig, rng: np.random.Generator) -> Scene:
+    """Objects, table, marker card and lights, with the objects placed (not yet settled)."""
+    objects = build_objects(config, rng)
+    table_size = (float(rng.uniform(1.3, 1.6)), float(rng.uniform(0.85, 1.0)))
+    table_height = float(rng.uniform(0.72, 0.78))
     marker_half = 0.0
     if config.marker:
         img = marker_image(config.marker_dictionary, config.marker_id)
         cells = img.shape[0] // 32  # marker cells plus the one-cell white border each side
         border = config.marker_size / (cells - 2)
         marker_half = config.marker_size / 2 + border
-    pose = place(objects, marker_half, config, layout_rng, table_size)
+    pose = place(objects, marker_half, config, rng, table_size)
+    marker = None
     if config.marker:
-        from splat2sim.synth.scene import MARKER_THICKNESS
+        marker = Marker(
+            config.marker_dictionary,
+            config.marker_id,
+            config.marker_size,
+            border,
+            np.array([pose[0], pose[1], MARKER_THICKNESS]),
+            float(pose[2]),
+            img,
+        )
+    return Scene(
+        objects,
+        marker,
+        table_size,
+        table_height,
+        room_half=float(rng.uniform(2.0, 2.6)),
+        room_height=2.6,
+        lights=_lights(rng),
+        center=_scene_centre(objects, marker),
+    )
 
-        marker = Marker(config.marker_dictionary, config.marker_id, config.marker_size, border,
-                        np.array([pose[0], pose[1], MARKER_THICKNESS]), float(pose[2]), img)
+
+def _scene_centre(objects: list[SceneObject], marker: Marker | None) -> np.ndarray:
+    """The point the phone looks at: amid the objects and the marker, a little above the table."""
     pts = [o.position[:2] for o in objects] + ([marker.center[:2]] if marker is not None else [])
     centre_xy = np.mean(pts, axis=0) if pts else np.zeros(2)
     heights = [o.mesh.bounds[1, 2] - o.mesh.bounds[0, 2] for o in objects]
-    centre = np.array([centre_xy[0], centre_xy[1], 0.4 * float(np.mean(heights)) if heights else 0.0])
-    scene = Scene(objects, marker, table_size, table_height, room_half=float(layout_rng.uniform(2.0, 2.6)),
-                  room_height=2.6, lights=_lights(layout_rng), center=centre)
+    return np.array([centre_xy[0], centre_xy[1], 0.4 * float(np.mean(heights)) if heights else 0.0])
 
+
+def _build_and_settle(scene: Scene, out: Path, config: SynthConfig, texture_rng: np.random.Generator, reporter: Reporter) -> Path:
+    """Write the assets and ``scene.xml``, settle the objects, and rewrite ``scene.xml``
+    with the settled poses (the model as rendered). Returns its path."""
     with reporter.progress("Building scene", total=3) as task:
         write_scene_assets(scene, out, texture_rng, config)
         task.advance()
@@ -105,28 +151,26 @@ def generate_capture(out_dir: str | Path, config: SynthConfig | None = None, rep
         settle(xml_path, scene, config.settle_seconds)
         for o in scene.objects:
             if o.position[2] < -0.05:
-                raise StageError(f"object {o.name!r} fell off the table while settling",
-                                 hint="try another seed or fewer objects")
+                raise StageError(f"object {o.name!r} fell off the table while settling", hint="try another seed or fewer objects")
         task.advance()
         xml_path.write_text(mjcf(scene, config))  # the model as rendered: settled poses
         task.advance()
+    return xml_path
 
-    n = config.num_frames
-    poses = orbit(camera_rng, scene.center, n, config.fps, config.orbit_radius, config.orbit_height,
-                  config.orbit_arc_deg, config.shake)
 
+def _film(xml_path: Path, poses: np.ndarray, video_path: Path, config: SynthConfig, reporter: Reporter) -> None:
+    """Render the model from every pose and encode the frames into ``video_path``."""
     from splat2sim.synth.render import mujoco_module, render_rgb, renderer
-    from splat2sim.synth.scene import load_model
     from splat2sim.synth.video import encode_in_fresh_process
 
     mujoco = mujoco_module()
     model = load_model(xml_path)
     data = mujoco.MjData(model)
-    video_path = out / "video.mp4"
+    n = len(poses)
     # Render everything first, then encode in a fresh process (see video.encode_in_fresh_process:
     # x264 in this process gave different bytes from run to run). Frames wait in a .npy
     # file on disk, so long videos do not fill memory.
-    raw_path = out / ".frames.npy"
+    raw_path = video_path.parent / ".frames.npy"
     shape = (n, config.height, config.width, 3)
     try:
         raw = np.lib.format.open_memmap(raw_path, mode="w+", dtype=np.uint8, shape=shape)
@@ -141,9 +185,3 @@ def generate_capture(out_dir: str | Path, config: SynthConfig | None = None, rep
             task.advance()
     finally:
         raw_path.unlink(missing_ok=True)
-
-    intr = intrinsics_from_fovy(config.fovy_deg, config.width, config.height)
-    gt_path = out / "ground_truth.json"
-    GT.write(gt_path, GT.build(scene, config, intr, poses, video_path.name, xml_path.name))
-    return SynthResult(out, video_path, gt_path, xml_path, n, len(objects), marker is not None,
-                       time.perf_counter() - t0)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from splat2sim.synth.scene import Scene, quat_to_mat
+from splat2sim.geometry.transforms import quat_to_matrix
+from splat2sim.synth.scene import Scene
 
 SCHEMA_VERSION = 1
 
@@ -38,7 +39,7 @@ def _plain(x):
 
 def object_record(o) -> dict:
     pose = np.eye(4)
-    pose[:3, :3] = quat_to_mat(o.quat)
+    pose[:3, :3] = quat_to_matrix(o.quat)
     pose[:3, 3] = o.position
     world_v = o.mesh.vertices @ pose[:3, :3].T + pose[:3, 3]
     lo, hi = o.mesh.bounds
@@ -82,32 +83,32 @@ def build(scene: Scene, config, intrinsics: dict, poses: np.ndarray, video_file:
             "corners_world": m.corners_world(),
             "corner_order": "top-left, top-right, bottom-right, bottom-left of the marker image (OpenCV ArUco order)",
         }
-    return _plain({
-        "schema_version": SCHEMA_VERSION,
-        "generator": "splat2sim.synth",
-        "seed": config.seed,
-        "config": config.to_dict(),
-        "world_frame": WORLD_FRAME,
-        "table": {"top_height": 0.0, "size": list(scene.table_size), "height_above_floor": scene.table_height,
-                  "floor_z": -scene.table_height},
-        "room": {"half_size": scene.room_half, "height": scene.room_height},
-        "lights": scene.lights,
-        "scene_center": scene.center,
-        "objects": [object_record(o) for o in scene.objects],
-        "marker": marker,
-        "camera": {
-            "model": "pinhole",
-            "axes": CAMERA_AXES,
-            "pixel_centers": "integer coordinates (OpenCV)",
-            **intrinsics,
-            "distortion": [0.0, 0.0, 0.0, 0.0, 0.0],
-            "fovy_deg": config.fovy_deg,
-        },
-        "video": {"file": video_file, "fps": config.fps, "num_frames": int(len(poses)), "codec": "h264",
-                  "pix_fmt": "yuv420p"},
-        "scene_xml": scene_xml,
-        "frames": [{"index": k, "time_s": k / config.fps, "world_from_camera": p} for k, p in enumerate(poses)],
-    })
+    return _plain(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "generator": "splat2sim.synth",
+            "seed": config.seed,
+            "config": config.to_dict(),
+            "world_frame": WORLD_FRAME,
+            "table": {"top_height": 0.0, "size": list(scene.table_size), "height_above_floor": scene.table_height, "floor_z": -scene.table_height},
+            "room": {"half_size": scene.room_half, "height": scene.room_height},
+            "lights": scene.lights,
+            "scene_center": scene.center,
+            "objects": [object_record(o) for o in scene.objects],
+            "marker": marker,
+            "camera": {
+                "model": "pinhole",
+                "axes": CAMERA_AXES,
+                "pixel_centers": "integer coordinates (OpenCV)",
+                **intrinsics,
+                "distortion": [0.0, 0.0, 0.0, 0.0, 0.0],
+                "fovy_deg": config.fovy_deg,
+            },
+            "video": {"file": video_file, "fps": config.fps, "num_frames": int(len(poses)), "codec": "h264", "pix_fmt": "yuv420p"},
+            "scene_xml": scene_xml,
+            "frames": [{"index": k, "time_s": k / config.fps, "world_from_camera": p} for k, p in enumerate(poses)],
+        }
+    )
 
 
 def write(path: Path, record: dict) -> None:

@@ -82,7 +82,12 @@ def oracle_gaussians(gt: dict, capture_dir: Path, *, per_object: int = 3000, tab
         pts.append(p), nrm.append(n), spacing.append(np.full(per_object, np.sqrt(share))), owner.append(np.full(per_object, index))
     sx, sy = gt["table"]["size"]
     top = np.stack([rng.uniform(-sx / 2, sx / 2, table), rng.uniform(-sy / 2, sy / 2, table), np.full(table, gt["table"]["top_height"])], axis=1)
-    pts.append(top), nrm.append(np.tile([0.0, 0.0, 1.0], (table, 1))), spacing.append(np.full(table, np.sqrt(sx * sy / table))), owner.append(np.full(table, -1))
+    (
+        pts.append(top),
+        nrm.append(np.tile([0.0, 0.0, 1.0], (table, 1))),
+        spacing.append(np.full(table, np.sqrt(sx * sy / table))),
+        owner.append(np.full(table, -1)),
+    )
     points, normals, spacing, owner = (np.concatenate(x) for x in (pts, nrm, spacing, owner))
     cam = gt["camera"]
     K = np.array([[cam["fx"], 0, cam["cx"]], [0, cam["fy"], cam["cy"]], [0, 0, 1.0]])  # OpenCV pixel centres
@@ -103,8 +108,16 @@ def oracle_gaussians(gt: dict, capture_dir: Path, *, per_object: int = 3000, tab
     }
 
 
-def oracle_workspace(capture_dir: str | Path, workspace: str | Path, *, keyframes: int = 20, until: str = "splat",
-                     per_object: int = 3000, table: int = 6000, overrides: tuple[str, ...] = ()) -> Path:
+def oracle_workspace(
+    capture_dir: str | Path,
+    workspace: str | Path,
+    *,
+    keyframes: int = 20,
+    until: str = "splat",
+    per_object: int = 3000,
+    table: int = 6000,
+    overrides: tuple[str, ...] = (),
+) -> Path:
     """Build frames (real), poses (imported ground truth) and splat (imported oracle splat)."""
     from splat2sim import api
     from splat2sim.io.gaussians_ply import write_gaussians_ply
@@ -112,8 +125,12 @@ def oracle_workspace(capture_dir: str | Path, workspace: str | Path, *, keyframe
     capture_dir, workspace = Path(capture_dir), Path(workspace)
     gt = json.loads((capture_dir / "ground_truth.json").read_text())
     cam = gt["camera"]
-    api.build(capture_dir / gt["video"]["file"], workspace, until="frames",
-              overrides=[f"frames.target_count={keyframes}", f"frames.max_side={max(cam['width'], cam['height'])}"])
+    api.build(
+        capture_dir / gt["video"]["file"],
+        workspace,
+        until="frames",
+        overrides=[f"frames.target_count={keyframes}", f"frames.max_side={max(cam['width'], cam['height'])}"],
+    )
     frames = json.loads((workspace / "frames" / "frames.json").read_text())["frames"]
     imports = workspace / "_imports"
     imports.mkdir(exist_ok=True)

@@ -9,7 +9,7 @@ from typing import Iterator
 import numpy as np
 
 from splat2sim.errors import DependencyError
-from splat2sim.synth.trajectory import mujoco_from_opencv_camera
+from splat2sim.geometry.transforms import mujoco_from_opencv_camera
 
 
 def mujoco_module():
@@ -44,7 +44,8 @@ def renderer(model, width: int, height: int) -> Iterator[object]:
     except Exception as exc:
         raise DependencyError(
             f"MuJoCo's offscreen renderer could not start ({os.environ.get('MUJOCO_GL')}): {exc}",
-            hint="set MUJOCO_GL=egl (or MUJOCO_GL=osmesa with libosmesa6 installed)") from exc
+            hint="set MUJOCO_GL=egl (or MUJOCO_GL=osmesa with libosmesa6 installed)",
+        ) from exc
     try:
         yield r
     finally:

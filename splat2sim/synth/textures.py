@@ -12,8 +12,7 @@ import cv2
 import numpy as np
 
 
-def fractal_noise(rng: np.random.Generator, height: int, width: int, octaves: int = 6,
-                  base_cells: int = 4, persistence: float = 0.55) -> np.ndarray:
+def fractal_noise(rng: np.random.Generator, height: int, width: int, octaves: int = 6, base_cells: int = 4, persistence: float = 0.55) -> np.ndarray:
     """Multi-octave value noise in [0, 1], shape (height, width). Random grids upsampled
     bicubically: cheap, smooth at each scale, and never periodic."""
     out = np.zeros((height, width), np.float32)
@@ -75,8 +74,10 @@ def _scatter_shapes(rng: np.random.Generator, img: np.ndarray, count: int, min_s
             pts = np.stack([cx + rad * np.cos(ang), cy + rad * np.sin(ang)], -1)
             thickness = -1
         pad = (thickness if thickness > 0 else 0) + 2
-        x0 = int(max(0, np.floor(pts[:, 0].min()) - pad)); x1 = int(min(w, np.ceil(pts[:, 0].max()) + pad + 1))
-        y0 = int(max(0, np.floor(pts[:, 1].min()) - pad)); y1 = int(min(h, np.ceil(pts[:, 1].max()) + pad + 1))
+        x0 = int(max(0, np.floor(pts[:, 0].min()) - pad))
+        x1 = int(min(w, np.ceil(pts[:, 0].max()) + pad + 1))
+        y0 = int(max(0, np.floor(pts[:, 1].min()) - pad))
+        y1 = int(min(h, np.ceil(pts[:, 1].max()) + pad + 1))
         if x1 <= x0 or y1 <= y0:
             continue
         roi = img[y0:y1, x0:x1]
@@ -123,7 +124,7 @@ def wood_texture(rng: np.random.Generator, height: int, width: int) -> np.ndarra
         cx, cy = rng.uniform(0, width), rng.uniform(0, height)
         r = rng.uniform(0.01, 0.04) * width
         d = np.sqrt(((x - cx) / 2.5) ** 2 + (y - cy) ** 2) / r
-        img *= (1 - 0.35 * np.exp(-d**2) * (0.6 + 0.4 * np.sin(d * 6)))[..., None]
+        img *= (1 - 0.35 * np.exp(-(d**2)) * (0.6 + 0.4 * np.sin(d * 6)))[..., None]
     img = np.clip(img, 0, 1).astype(np.float32)
     _scatter_shapes(rng, img, int(height * width / 4000), 2, max(4, width // 80))
     return _to_uint8(img)

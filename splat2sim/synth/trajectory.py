@@ -1,9 +1,8 @@
 """The handheld phone path: an orbit around the scene centre with smooth hand shake, as
 per-frame ``world_from_camera`` 4x4 matrices in OpenCV camera axes.
 
-Camera conventions: OpenCV axes are x right, y down, z forward (the viewing direction).
-MuJoCo cameras look along their -z with +y up. ``mujoco_from_opencv_camera`` is the one
-place that converts between them.
+Camera conventions (and the OpenCV <-> MuJoCo conversion) live in
+``splat2sim.geometry.transforms``.
 """
 
 from __future__ import annotations
@@ -11,31 +10,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-#: Rotation taking OpenCV camera axes to MuJoCo camera axes (and back: it is its own inverse).
-CV_TO_MJ_AXES = np.diag([1.0, -1.0, -1.0])
-
-
-def mujoco_from_opencv_camera(world_from_camera_cv: np.ndarray) -> np.ndarray:
-    """world_from_camera (4, 4) in OpenCV axes -> the same camera with MuJoCo axes
-    (x right, y up, looking along -z). Position unchanged; columns y and z negated."""
-    out = np.array(world_from_camera_cv, np.float64, copy=True)
-    out[:3, :3] = out[:3, :3] @ CV_TO_MJ_AXES
-    return out
-
-
-def opencv_from_mujoco_camera(world_from_camera_mj: np.ndarray) -> np.ndarray:
-    """Inverse of ``mujoco_from_opencv_camera`` (the axis flip is an involution)."""
-    return mujoco_from_opencv_camera(world_from_camera_mj)
-
-
-def intrinsics_from_fovy(fovy_deg: float, width: int, height: int) -> dict:
-    """Pinhole intrinsics of a MuJoCo camera (square pixels, vertical field of view).
-
-    OpenCV puts pixel centres at integer coordinates while OpenGL's image spans [0, W],
-    so the optical centre is at (W - 1) / 2, (H - 1) / 2."""
-    f = 0.5 * height / math.tan(math.radians(fovy_deg) / 2)
-    return {"fx": f, "fy": f, "cx": (width - 1) / 2.0, "cy": (height - 1) / 2.0, "width": width, "height": height}
 
 
 def look_at(position: np.ndarray, target: np.ndarray, roll: float = 0.0) -> np.ndarray:
@@ -64,8 +38,9 @@ def _smooth_noise(rng: np.random.Generator, t: np.ndarray, dims: int, freqs: tup
     return out / math.sqrt(sum(1 / 2.25**k for k in range(4)))
 
 
-def orbit(rng: np.random.Generator, center: np.ndarray, num_frames: int, fps: float, radius: float,
-          height: float, arc_deg: float, shake: float) -> np.ndarray:
+def orbit(
+    rng: np.random.Generator, center: np.ndarray, num_frames: int, fps: float, radius: float, height: float, arc_deg: float, shake: float
+) -> np.ndarray:
     """(num_frames, 4, 4) world_from_camera matrices (OpenCV axes) for a handheld orbit of
     ``arc_deg`` around ``center`` (3,), ``height`` above the table top (z = 0)."""
     t = np.arange(num_frames) / fps

@@ -9,11 +9,8 @@ import numpy as np
 
 from splat2sim.errors import DependencyError
 
-
 # BT.601 limited range, what H.264 decoders assume when a stream carries no colour tags.
-_RGB_TO_YCBCR = np.array([[0.256788, 0.504129, 0.097906],
-                          [-0.148223, -0.290993, 0.439216],
-                          [0.439216, -0.367788, -0.071427]])
+_RGB_TO_YCBCR = np.array([[0.256788, 0.504129, 0.097906], [-0.148223, -0.290993, 0.439216], [0.439216, -0.367788, -0.071427]])
 _YCBCR_TO_RGB = np.linalg.inv(_RGB_TO_YCBCR)
 
 
@@ -36,8 +33,8 @@ def yuv420p_to_rgb(i420: np.ndarray) -> np.ndarray:
     h = h2 * 2 // 3
     flat = i420.ravel()
     y = flat[: h * w].reshape(h, w).astype(np.float64)
-    cb = flat[h * w: h * w + h * w // 4].reshape(h // 2, w // 2).astype(np.float64)
-    cr = flat[h * w + h * w // 4:].reshape(h // 2, w // 2).astype(np.float64)
+    cb = flat[h * w : h * w + h * w // 4].reshape(h // 2, w // 2).astype(np.float64)
+    cr = flat[h * w + h * w // 4 :].reshape(h // 2, w // 2).astype(np.float64)
     up = lambda c: np.repeat(np.repeat(c, 2, axis=0), 2, axis=1)  # noqa: E731
     ycc = np.stack([y - 16.0, up(cb) - 128.0, up(cr) - 128.0], -1)
     return np.clip(np.round(ycc @ _YCBCR_TO_RGB.T), 0, 255).astype(np.uint8)
@@ -77,7 +74,7 @@ class VideoWriter:
         offsets = [0, h * w, h * w + h * w // 4]
         for plane, off, (ph, pw) in zip(frame.planes, offsets, [(h, w), (h // 2, w // 2), (h // 2, w // 2)]):
             padded = np.zeros((ph, plane.line_size), np.uint8)
-            padded[:, :pw] = i420.ravel()[off: off + ph * pw].reshape(ph, pw)
+            padded[:, :pw] = i420.ravel()[off : off + ph * pw].reshape(ph, pw)
             plane.update(padded.tobytes())
         frame.pts = self.count
         frame.time_base = self.stream.codec_context.time_base
@@ -129,8 +126,9 @@ def encode_in_fresh_process(frames_npy: Path, video_path: Path, fps: int, crf: i
     cmd = [sys.executable, "-m", "splat2sim.synth.video", str(frames_npy), str(video_path), str(fps), str(crf)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise StageError(f"encoding {video_path} failed: {proc.stderr.strip()[-2000:]}",
-                         hint="check that PyAV is installed with libx264 (pip install av)")
+        raise StageError(
+            f"encoding {video_path} failed: {proc.stderr.strip()[-2000:]}", hint="check that PyAV is installed with libx264 (pip install av)"
+        )
 
 
 if __name__ == "__main__":

@@ -75,6 +75,10 @@ class Workspace:
     def stage_dir(self, stage: str) -> Path:
         return self.root / stage
 
+    def cache_dir(self, stage: str, name: str) -> Path:
+        """A stage's named cache, kept across runs (``.cache/<stage>/<name>``)."""
+        return self.root / layout.CACHE_DIR / stage / name
+
     def read_record(self, stage: str) -> StageRecord | None:
         """The stage's record, None if the stage folder is absent; raises RecordProblem."""
         return read_record(self.stage_dir(stage))

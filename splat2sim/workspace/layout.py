@@ -13,6 +13,7 @@ STAGE_ORDER: tuple[str, ...] = (
     "poses",
     "splat",
     "segment",
+    "scale",
     "mesh",
     "collision",
     "physics",

@@ -51,9 +51,7 @@ class StageRecord:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def compute_fingerprint(
-    stage: str, stage_version: int, config: dict, upstream: dict[str, str], inputs: dict[str, str]
-) -> str:
+def compute_fingerprint(stage: str, stage_version: int, config: dict, upstream: dict[str, str], inputs: dict[str, str]) -> str:
     return sha256_json(
         {
             "stage": stage,

@@ -39,7 +39,10 @@ def first_run(tmp_path_factory, captures):
     env = {**os.environ, "COLUMNS": "200"}
     done = subprocess.run(
         [sys.executable, "-m", "splat2sim", "batch", str(scans), "-o", str(out), "--until", UNTIL, *SET_ARGS],
-        capture_output=True, text=True, env=env, timeout=600,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     return scans, out, done
 
@@ -90,11 +93,7 @@ def test_freshness_is_by_fingerprint_not_existence(first_run, tmp_path, run_cli)
     """A manifest that changes one scan's settings rebuilds that scan (from the stale stage on)."""
     scans, out, _ = first_run
     manifest = tmp_path / "batch.csv"
-    manifest.write_text(
-        "input,name,poses.max_features\n"
-        f"{scans / 'site_a.mp4'},site_a,\n"
-        f"{scans / 'site_b.mp4'},site_b,2048\n"
-    )
+    manifest.write_text(f"input,name,poses.max_features\n{scans / 'site_a.mp4'},site_a,\n{scans / 'site_b.mp4'},site_b,2048\n")
     before = tree_state(out / "site_a")
     done = run_cli("batch", manifest, "-o", out, "--until", UNTIL, *SET_ARGS)
     assert done.returncode == 0, done.stderr
@@ -139,7 +138,8 @@ def test_killed_batch_resumes_only_what_was_missing(tmp_path, captures, run_cli)
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "splat2sim", "batch", str(scans), "-o", str(out), "--until", UNTIL, "--workers", "1", *SET_ARGS],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         # kill the batch process while the second scan is being built (the first one done)
@@ -153,7 +153,9 @@ def test_killed_batch_resumes_only_what_was_missing(tmp_path, captures, run_cli)
         if proc.poll() is None:
             proc.kill()
     # the worker dies with the batch (no orphan keeps building or holding the lock)
-    _wait_for(lambda: not Path(f"/proc/{worker_pid}").exists() or "Z" in Path(f"/proc/{worker_pid}/stat").read_text().split()[2], 30, "the worker to die")
+    _wait_for(
+        lambda: not Path(f"/proc/{worker_pid}").exists() or "Z" in Path(f"/proc/{worker_pid}/stat").read_text().split()[2], 30, "the worker to die"
+    )
     record = _scans(out)  # the partial record is valid JSON and accurate
     assert record["site_a"]["status"] == "done" and record["site_b"]["status"] == "running" and record["site_c"]["status"] == "pending"
     assert _batch(out)["state"] == "running"
@@ -179,12 +181,17 @@ def test_crashed_worker_fails_only_its_scan(tmp_path, captures):
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "splat2sim", "batch", str(scans), "-o", str(out), "--until", UNTIL, "--workers", "2", *SET_ARGS],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
     )
     try:
         lock, staging = out / "site_a" / ".lock", out / "site_a" / ".staging"
-        _wait_for(lambda: lock.is_file() and re.fullmatch(r"pid \d+", lock.read_text().strip()) and staging.is_dir() and any(staging.iterdir()),
-                  what="site_a to start a stage")
+        _wait_for(
+            lambda: lock.is_file() and re.fullmatch(r"pid \d+", lock.read_text().strip()) and staging.is_dir() and any(staging.iterdir()),
+            what="site_a to start a stage",
+        )
         os.kill(int(lock.read_text().split()[1]), signal.SIGKILL)
         stdout, stderr = proc.communicate(timeout=300)
     finally:

@@ -112,7 +112,7 @@ def test_yaml_manifest(tmp_path):
         "    name: kitchen\n"
         "    known_length: 0.5\n"
         "    config: fast.yaml\n"
-        "    set: [\"poses.known_length_cameras=frame_000000,frame_000005\"]\n"
+        '    set: ["poses.known_length_cameras=frame_000000,frame_000005"]\n'
         "  - b.mp4\n"
     )
     scans = collect_scans([manifest])
@@ -178,7 +178,11 @@ def test_ray_segments_split_at_gpu_stages():
     assert segments(stages, use_gpu=True) == [("poses", False), ("splat", True), ("mesh", False)]
     assert segments(["frames", "poses"], use_gpu=True) == [("poses", False)]
     first = {"status": "done", "stages": {"frames": {"action": "ran", "seconds": 1.0}}, "seconds": 2.0}
-    second = {"status": "done", "stages": {"frames": {"action": "skipped", "seconds": 0.0}, "poses": {"action": "ran", "seconds": 3.0}}, "seconds": 4.0}
+    second = {
+        "status": "done",
+        "stages": {"frames": {"action": "skipped", "seconds": 0.0}, "poses": {"action": "ran", "seconds": 3.0}},
+        "seconds": 4.0,
+    }
     merged = merge_results(first, second)
     assert merged["stages"] == {"frames": {"action": "ran", "seconds": 1.0}, "poses": {"action": "ran", "seconds": 3.0}}
     assert merged["seconds"] == 6.0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -23,7 +22,8 @@ def built_ws(tmp_path_factory, pan_video):
     ws = tmp_path_factory.mktemp("cli") / "ws"
     done = subprocess.run(
         [sys.executable, "-m", "splat2sim", "build", str(pan_video), "-o", str(ws), "--until", "frames", "--set", "frames.target_count=10"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     return ws
@@ -124,8 +124,25 @@ def _start_then_interrupt(ws: Path, video: Path, sig: int, delay: float = 0.3) -
     stage finished before the signal could be sent (a fast machine)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "splat2sim", "build", str(video), "-o", str(ws), "--until", "frames", "--force", "frames", "--set", "frames.target_count=20"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "splat2sim",
+            "build",
+            str(video),
+            "-o",
+            str(ws),
+            "--until",
+            "frames",
+            "--force",
+            "frames",
+            "--set",
+            "frames.target_count=20",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
         # as from a terminal: a shell's background job (CI, nohup) ignores SIGINT, which the
         # child would inherit, and Python then never raises KeyboardInterrupt
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),

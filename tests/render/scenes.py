@@ -10,9 +10,7 @@ from splat2sim.render import Cameras, Gaussians
 from splat2sim.render.conventions import SH_C0
 
 
-def make_gaussians(
-    means, log_scales, quats=None, opacity_logits=None, sh=None, dtype=torch.float64
-) -> Gaussians:
+def make_gaussians(means, log_scales, quats=None, opacity_logits=None, sh=None, dtype=torch.float64) -> Gaussians:
     means = torch.as_tensor(means, dtype=dtype).reshape(-1, 3)
     n = means.shape[0]
     log_scales = torch.as_tensor(log_scales, dtype=dtype).expand(n, 3).clone()

@@ -11,7 +11,8 @@ import torch
 
 from splat2sim.errors import ConfigError, DependencyError
 from splat2sim.render import render, resolve_backend
-from splat2sim.render.native import _hint_for, _summarize_build_error
+from splat2sim.render.extension_build import summarize_build_error as _summarize_build_error
+from splat2sim.render.native import _hint_for
 
 from .scenes import random_scene
 

@@ -10,7 +10,7 @@ import torch
 from splat2sim.render import Cameras, Gaussians, render, torch_ref
 from splat2sim.render.conventions import ALPHA_MIN, EPS2D, SH_C0
 
-from .scenes import dc_for_colour, identity_cameras, logit, make_gaussians, random_scene, with_grad, params
+from .scenes import dc_for_colour, identity_cameras, logit, make_gaussians, params, random_scene, with_grad
 
 
 def test_isotropic_gaussian_head_on_footprint():

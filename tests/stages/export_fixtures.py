@@ -36,7 +36,7 @@ class GTConfig:
     friction: float = 0.6
     restitution: float = 0.1
     bad_inertia: str = ""  # an object id whose physics inertia is made invalid
-    scale_from_sizes: float = 0.0  # > 0: physics.json claims poses had no metric scale and sizes gave this one
+    scale: float = 0.0  # > 0: scale.json claims poses had no metric scale and sizes gave this one
 
 
 def _gt(ctx) -> tuple[Path, dict, np.ndarray]:
@@ -68,24 +68,60 @@ def run_segment(ctx) -> None:
     objects = []
     for k, obj in enumerate(gt["objects"]):
         v = np.asarray(_world_mesh(capture, obj, sim).vertices)
-        objects.append({"id": f"obj_{k:03d}", "index": k, "label": _label(ctx, k, obj), "label_score": 1.0,
-                        "gaussians": int((owner == k).sum()), "centroid": v.mean(0).tolist(),
-                        "bbox_min": v.min(0).tolist(), "bbox_max": v.max(0).tolist(), "support": "table",
-                        "merged": False, "notes": ["ground truth (test fixture)"]})
-    (ctx.out_dir / "objects.json").write_text(json.dumps({
-        "schema_version": 1, "method": "geometric", "label_source": "none",
-        "support_plane": {"normal": [0, 0, 1], "offset": 0.0}, "objects": objects,
-        "background_gaussians": int((owner < 0).sum()), "removed_floaters": 0}, indent=2))
+        objects.append(
+            {
+                "id": f"obj_{k:03d}",
+                "index": k,
+                "label": _label(ctx, k, obj),
+                "label_score": 1.0,
+                "gaussians": int((owner == k).sum()),
+                "centroid": v.mean(0).tolist(),
+                "bbox_min": v.min(0).tolist(),
+                "bbox_max": v.max(0).tolist(),
+                "support": "table",
+                "merged": False,
+                "notes": ["ground truth (test fixture)"],
+            }
+        )
+    (ctx.out_dir / "objects.json").write_text(
+        json.dumps(
+            {
+                "schema_version": 1,
+                "method": "geometric",
+                "label_source": "none",
+                "support_plane": {"normal": [0, 0, 1], "offset": 0.0},
+                "objects": objects,
+                "background_gaussians": int((owner < 0).sum()),
+                "removed_floaters": 0,
+            },
+            indent=2,
+        )
+    )
+
+
+def run_scale(ctx) -> None:
+    """scale.json: metric poses (scale 1), or the claimed scale ``scale`` from object sizes."""
+    from splat2sim.artifacts import scale
+
+    s = ctx.config.scale
+    doc = (
+        scale.Scale(scale=s, source="sizes:prior", poses_metric=False, range=[0.8 * s, 1.25 * s], log_sigma=0.11)
+        if s > 0
+        else scale.Scale(scale=1.0, source="imported_metric", poses_metric=True, range=[1.0, 1.0], log_sigma=0.0)
+    )
+    scale.SCALE.write(ctx.out_dir, doc)
 
 
 def run_mesh(ctx) -> None:
     from splat2sim.geometry.inertia import mass_properties
 
     capture, gt, sim = _gt(ctx)
+    metric = ctx.metric_frame()
     records = []
     for k, obj in enumerate(gt["objects"]):
         oid = f"obj_{k:03d}"
         mesh = _world_mesh(capture, obj, sim)
+        mesh.apply_scale(metric.scale)
         lo, hi = mesh.bounds
         origin = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, lo[2]])
         mesh.apply_translation(-origin)
@@ -93,23 +129,47 @@ def run_mesh(ctx) -> None:
         folder.mkdir(parents=True)
         texture = capture / (obj.get("texture_file") or "")
         uv = getattr(mesh.visual, "uv", None)
-        _write_obj(folder / "visual.obj", mesh.vertices, mesh.faces, uv if texture.is_file() else None,
-                   "visual.mtl" if texture.is_file() and uv is not None else None)
+        _write_obj(
+            folder / "visual.obj",
+            mesh.vertices,
+            mesh.faces,
+            uv if texture.is_file() else None,
+            "visual.mtl" if texture.is_file() and uv is not None else None,
+        )
         if texture.is_file() and uv is not None:
             shutil.copy(texture, folder / "visual.png")
             (folder / "visual.mtl").write_text("newmtl material0\nKd 1 1 1\nmap_Kd visual.png\n")
         props = mass_properties(mesh.vertices, mesh.faces, 1.0)
         T = np.eye(4)
         T[:3, 3] = origin
-        records.append({"id": oid, "label": _label(ctx, k, obj), "visual": f"objects/{oid}/visual.obj",
-                        "world_from_object": T.tolist(), "watertight": bool(mesh.is_watertight), "volume": props.volume,
-                        "area": float(mesh.area), "vertices": len(mesh.vertices), "faces": len(mesh.faces),
-                        "bounds": (mesh.bounds).tolist(), "center_of_mass": props.center_of_mass.tolist(),
-                        "inertia_unit_density": props.inertia.tolist()})
-    sx, sy = gt["table"]["size"]
-    (ctx.out_dir / "mesh.json").write_text(json.dumps({
-        "schema_version": 1, "support_plane": {"normal": [0, 0, 1], "offset": 0.0, "size": [sx, sy], "center": [0, 0, 0]},
-        "objects": records, "background": None}, indent=2))
+        records.append(
+            {
+                "id": oid,
+                "label": _label(ctx, k, obj),
+                "visual": f"objects/{oid}/visual.obj",
+                "world_from_object": T.tolist(),
+                "watertight": bool(mesh.is_watertight),
+                "volume": props.volume,
+                "area": float(mesh.area),
+                "vertices": len(mesh.vertices),
+                "faces": len(mesh.faces),
+                "bounds": (mesh.bounds).tolist(),
+                "center_of_mass": props.center_of_mass.tolist(),
+                "inertia_unit_density": props.inertia.tolist(),
+            }
+        )
+    sx, sy = np.asarray(gt["table"]["size"]) * metric.scale
+    (ctx.out_dir / "mesh.json").write_text(
+        json.dumps(
+            {
+                "schema_version": 1,
+                "support_plane": {"normal": [0, 0, 1], "offset": 0.0, "size": [sx, sy], "center": [0, 0, 0]},
+                "objects": records,
+                "background": None,
+            },
+            indent=2,
+        )
+    )
 
 
 def _write_obj(path: Path, vertices, faces, uv=None, mtl: str | None = None) -> None:
@@ -133,8 +193,15 @@ def run_collision(ctx) -> None:
         if ctx.config.hulls == "coacd":
             import coacd
 
-            parts = coacd.run_coacd(coacd.Mesh(mesh.vertices, mesh.faces), threshold=0.1, max_convex_hull=8,
-                                    preprocess_mode="off", mcts_iterations=30, mcts_max_depth=2, seed=0)
+            parts = coacd.run_coacd(
+                coacd.Mesh(mesh.vertices, mesh.faces),
+                threshold=0.1,
+                max_convex_hull=8,
+                preprocess_mode="off",
+                mcts_iterations=30,
+                mcts_max_depth=2,
+                seed=0,
+            )
             hulls = [trimesh.Trimesh(v, f, process=False).convex_hull for v, f in parts]
             method = "coacd"
         else:
@@ -147,51 +214,76 @@ def run_collision(ctx) -> None:
             _write_obj(folder / f"hull_{k:03d}.obj", hull.vertices, hull.faces)
             entries.append({"file": f"objects/{rec['id']}/hull_{k:03d}.obj", "vertices": len(hull.vertices), "volume": float(hull.volume)})
         hv = sum(e["volume"] for e in entries)
-        out.append({"id": rec["id"], "hulls": entries, "hull_count": len(entries), "hull_volume": hv,
-                    "mesh_volume": rec["volume"], "hull_to_mesh_volume": hv / rec["volume"], "method": method,
-                    "settings": {"hulls": ctx.config.hulls}, "seconds": 0.0, "warnings": []})
+        out.append(
+            {
+                "id": rec["id"],
+                "hulls": entries,
+                "hull_count": len(entries),
+                "hull_volume": hv,
+                "mesh_volume": rec["volume"],
+                "hull_to_mesh_volume": hv / rec["volume"],
+                "method": method,
+                "settings": {"hulls": ctx.config.hulls},
+                "seconds": 0.0,
+                "warnings": [],
+            }
+        )
     (ctx.out_dir / "collision.json").write_text(json.dumps({"schema_version": 1, "preset": "mujoco", "objects": out}, indent=2))
 
 
 def run_physics(ctx) -> None:
     capture, gt, sim = _gt(ctx)
     mesh_json = json.loads((ctx.upstream_dir("mesh") / "mesh.json").read_text())
+    metric = ctx.metric_frame()
     R_sim = sim[:3, :3] / np.cbrt(np.linalg.det(sim[:3, :3]))
     out = []
     for k, (obj, rec) in enumerate(zip(gt["objects"], mesh_json["objects"])):
         W = sim @ np.asarray(obj["world_from_object"], np.float64)
         R = R_sim @ np.asarray(obj["world_from_object"], np.float64)[:3, :3]
-        com_world = W[:3, :3] @ np.asarray(obj["center_of_mass"]) + W[:3, 3]
+        com_world = metric.points(W[:3, :3] @ np.asarray(obj["center_of_mass"]) + W[:3, 3])
         com = com_world - np.asarray(rec["world_from_object"])[:3, 3]
-        inertia = R @ np.asarray(obj["inertia"]) @ R.T
+        inertia = R @ np.asarray(obj["inertia"]) @ R.T * metric.scale**2  # the same mass, lengths x scale
         if ctx.config.bad_inertia == rec["id"]:
             inertia = np.diag([1e-6, 1e-6, 1.0])  # breaks the triangle inequality
             ctx.warn(f"{rec['id']}: inertia made invalid on purpose (test)")
         m = float(obj["mass"])
         mu, e = ctx.config.friction, ctx.config.restitution
-        out.append({"id": rec["id"], "label": rec["label"], "material": "ground truth", "hollow": False, "wall_thickness": None,
-                    "density": {"value": m / obj["volume"], "range": [0.8 * m / obj["volume"], 1.2 * m / obj["volume"]]},
-                    "mass": {"value": m, "range": [0.8 * m, 1.2 * m]}, "center_of_mass": com.tolist(), "inertia": inertia.tolist(),
-                    "friction": {"static": {"value": mu, "range": [mu - 0.2, mu + 0.2]},
-                                 "dynamic": {"value": mu - 0.1, "range": [mu - 0.3, mu + 0.1]},
-                                 "rolling": {"value": 0.001, "range": [0.0, 0.003]}},
-                    "restitution": {"value": e, "range": [0.0, 2 * e + 0.05]},
-                    "source": "user", "confidence": 1.0, "notes": ["ground truth (test fixture)"]})
-    s = ctx.config.scale_from_sizes
-    scale_info = {"scale": s, "range": [0.8 * s, 1.25 * s], "log_sigma": 0.11, "source": "prior", "per_object": {}} if s > 0 else None
-    (ctx.out_dir / "physics.json").write_text(json.dumps({"schema_version": 1, "objects": out, "scale_from_sizes": scale_info}, indent=2))
+        out.append(
+            {
+                "id": rec["id"],
+                "label": rec["label"],
+                "material": "ground truth",
+                "hollow": False,
+                "wall_thickness": None,
+                "density": {"value": m / obj["volume"], "range": [0.8 * m / obj["volume"], 1.2 * m / obj["volume"]]},
+                "mass": {"value": m, "range": [0.8 * m, 1.2 * m]},
+                "center_of_mass": com.tolist(),
+                "inertia": inertia.tolist(),
+                "friction": {
+                    "static": {"value": mu, "range": [mu - 0.2, mu + 0.2]},
+                    "dynamic": {"value": mu - 0.1, "range": [mu - 0.3, mu + 0.1]},
+                    "rolling": {"value": 0.001, "range": [0.0, 0.003]},
+                },
+                "restitution": {"value": e, "range": [0.0, 2 * e + 0.05]},
+                "source": "user",
+                "confidence": 1.0,
+                "notes": ["ground truth (test fixture)"],
+            }
+        )
+    (ctx.out_dir / "physics.json").write_text(json.dumps({"schema_version": 1, "objects": out}, indent=2))
 
 
 SPECS = {
     "segment": StageSpec("segment", 1, "ground-truth segmentation (test)", ("splat",), GTConfig, "tests.stages.export_fixtures:run_segment"),
-    "mesh": StageSpec("mesh", 1, "ground-truth meshes (test)", ("segment",), GTConfig, "tests.stages.export_fixtures:run_mesh"),
+    "scale": StageSpec("scale", 1, "ground-truth scale (test)", ("segment",), GTConfig, "tests.stages.export_fixtures:run_scale"),
+    "mesh": StageSpec("mesh", 1, "ground-truth meshes (test)", ("segment", "scale"), GTConfig, "tests.stages.export_fixtures:run_mesh"),
     "collision": StageSpec("collision", 1, "convex hulls (test)", ("mesh",), GTConfig, "tests.stages.export_fixtures:run_collision"),
-    "physics": StageSpec("physics", 1, "ground-truth physics (test)", ("mesh",), GTConfig, "tests.stages.export_fixtures:run_physics"),
+    "physics": StageSpec("physics", 1, "ground-truth physics (test)", ("mesh", "scale"), GTConfig, "tests.stages.export_fixtures:run_physics"),
 }
 
 
 def register_gt_stages(monkeypatch) -> None:
-    """Put the ground-truth test stages in the segment/mesh/collision/physics slots (and the
+    """Put the ground-truth test stages in the segment/scale/mesh/collision/physics slots (and the
     simulation stages, registered only once their real upstream stages exist)."""
     for name, spec in {**SPECS, **SIMULATION_STAGES}.items():
         monkeypatch.setitem(STAGES, name, spec)

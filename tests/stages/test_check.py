@@ -75,7 +75,8 @@ def test_broken_scene_is_repaired_and_every_repair_recorded(ws):
 
 def test_overlapping_objects_are_separated(ws, tmp_path):
     from splat2sim.scene import load_scene
-    from splat2sim.sim.mujoco_sim import initial_penetrations, load_scene_model
+    from splat2sim.scene.simulators import load_scene_model
+    from splat2sim.sim.mujoco_sim import initial_penetrations
     from splat2sim.stages.check.repair import repair_inertia, repair_overlaps
 
     scene = load_scene(ws / "export", validate=False)  # an earlier test may have broken an inertia on purpose

@@ -4,7 +4,6 @@ mass properties of the watertight mesh; bad geometry; hulls resting on a plane i
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,10 +150,10 @@ def test_hulls_rest_on_a_plane_in_mujoco(mug_result, tmp_path):
         assets.append(f'<mesh name="h{i}" file="hull_{i:03d}.obj"/>')
     geoms = "".join(f'<geom type="mesh" mesh="h{i}"/>' for i in range(len(res["hulls"])))
     I = props.inertia
-    xml = f"""<mujoco><compiler meshdir="{tmp_path}"/><asset>{''.join(assets)}</asset><worldbody>
+    xml = f"""<mujoco><compiler meshdir="{tmp_path}"/><asset>{"".join(assets)}</asset><worldbody>
       <geom type="plane" size="1 1 0.1"/>
       <body name="mug" pos="0 0 0.01"><freejoint/>
-        <inertial pos="{' '.join(map(str, props.center_of_mass))}" mass="{props.mass}"
+        <inertial pos="{" ".join(map(str, props.center_of_mass))}" mass="{props.mass}"
           fullinertia="{I[0, 0]} {I[1, 1]} {I[2, 2]} {I[0, 1]} {I[0, 2]} {I[1, 2]}"/>{geoms}</body>
     </worldbody></mujoco>"""
     model = mujoco.MjModel.from_xml_string(xml)

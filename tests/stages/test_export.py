@@ -30,7 +30,7 @@ def nasty_ws(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def scaled_ws(tmp_path_factory):
-    return gt_workspace(tmp_path_factory, "export_scaled", until="export", scale_from_sizes=2.0)
+    return gt_workspace(tmp_path_factory, "export_scaled", until="export", scale=2.0)
 
 
 def _settle_both(export_dir):
@@ -51,8 +51,18 @@ def test_every_format_is_written_loads_and_rests(ws):
     from splat2sim.scene.usd import validate_usd
 
     ex = ws / "export"
-    for rel in ("scene.json", "mjcf/scene.xml", "mjcf/objects.xml", "urdf/environment.urdf", "urdf/load_pybullet.py",
-                "urdf/scene_poses.json", "usd/scene.usda", "sdf/scene.sdf", "assets/gaussians.ply", "README.md"):
+    for rel in (
+        "scene.json",
+        "mjcf/scene.xml",
+        "mjcf/objects.xml",
+        "urdf/environment.urdf",
+        "urdf/load_pybullet.py",
+        "urdf/scene_poses.json",
+        "usd/scene.usda",
+        "sdf/scene.sdf",
+        "assets/gaussians.ply",
+        "README.md",
+    ):
         assert (ex / rel).is_file(), rel
     scene, mj, pb = _settle_both(ex)
     assert len(scene.bodies) == 3
@@ -241,23 +251,37 @@ def _obj_vertices(path):
 
 
 def test_scale_from_object_sizes_scales_every_length(ws, scaled_ws):
-    """When physics took the metric scale from object sizes, export scales poses, meshes,
-    hulls, the support plane and the splats by it, and the scene still rests."""
+    """When the scale stage took the metric scale from object sizes, every length from then
+    on (meshes, hulls, the support plane, poses) is in metres, export scales the splats and
+    the cameras by it, and the scene still rests."""
     from splat2sim.io.gaussians_ply import read_gaussians_ply
     from splat2sim.scene import load_scene
 
     a, b = load_scene(ws / "export" / "scene.json"), load_scene(scaled_ws / "export" / "scene.json")
-    assert b.environment["scale_from_sizes"]["scale"] == 2.0 and "scale_from_sizes" not in a.environment
+    assert b.environment["metric_scale"]["scale"] == 2.0 and "metric_scale" not in a.environment
     np.testing.assert_allclose(b.environment["support_plane"]["size"], 2 * np.asarray(a.environment["support_plane"]["size"]))
     for ba, bb in zip(a.bodies, b.bodies):
         np.testing.assert_allclose(bb.position, 2 * np.asarray(ba.position), atol=1e-9)
-        for rel_a, rel_b in [(ba.visual, bb.visual), *zip(ba.collision, bb.collision)]:
-            np.testing.assert_allclose(_obj_vertices(scaled_ws / "export" / rel_b), 2 * _obj_vertices(ws / "export" / rel_a), rtol=1e-6, atol=1e-9)
+        # atol: the test mesh stage writes OBJ vertices at 7 decimals (rounding <= 5e-8 m), doubled here
+        np.testing.assert_allclose(
+            _obj_vertices(scaled_ws / "export" / bb.visual), 2 * _obj_vertices(ws / "export" / ba.visual), rtol=1e-6, atol=1.5e-7
+        )
+        assert len(ba.collision) == len(bb.collision)
+        for rel_a, rel_b in zip(ba.collision, bb.collision):  # hulls of the scaled meshes: the same up to near-coplanar points
+            va, vb = _obj_vertices(ws / "export" / rel_a), _obj_vertices(scaled_ws / "export" / rel_b)
+            np.testing.assert_allclose(vb.min(0), 2 * va.min(0), atol=1.5e-7)
+            np.testing.assert_allclose(vb.max(0), 2 * va.max(0), atol=1.5e-7)
         sa, sb = read_gaussians_ply(ws / "export" / ba.splat), read_gaussians_ply(scaled_ws / "export" / bb.splat)
         np.testing.assert_allclose(sb["means"], 2 * sa["means"], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(sb["log_scales"], sa["log_scales"] + np.log(2.0), atol=1e-5)
     readme = (scaled_ws / "export" / "README.md").read_text()
-    assert "object sizes" in readme and "x2 applied by export" in readme
+    assert "sizes:prior" in readme and "x2 applied from the scale stage on" in readme
+    ca, cb = (json.loads((w / "export" / "cameras.json").read_text()) for w in (ws, scaled_ws))
+    assert [f["file"] for f in ca["frames"]] == [f["file"] for f in cb["frames"]] and ca["frames"]
+    for fa, fb in zip(ca["frames"], cb["frames"]):
+        wa, wb = np.asarray(fa["world_from_camera"]), np.asarray(fb["world_from_camera"])
+        np.testing.assert_allclose(wb[:3, :3], wa[:3, :3], atol=1e-12)
+        np.testing.assert_allclose(wb[:3, 3], 2 * wa[:3, 3], atol=1e-9)
     _, mj, pb = _settle_both(scaled_ws / "export")
     for result in (mj, pb):
         for body in result.bodies:

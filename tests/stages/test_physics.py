@@ -6,9 +6,8 @@ write their artifacts from the ground truth, and a real OpenAI-compatible HTTP s
 from __future__ import annotations
 
 import json
-import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +65,10 @@ def gt_mesh(ctx):
     from splat2sim.geometry.inertia import mass_properties
 
     entries = []
+    metric = ctx.metric_frame()
     for i, (obj, v, f) in enumerate(_gt_objects(ctx)):
         oid = f"obj_{i:03d}"
+        v = metric.points(v)
         lo, hi = v.min(0), v.max(0)
         origin = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, lo[2]])
         mesh = trimesh.Trimesh(v - origin, f, process=False)
@@ -102,8 +103,10 @@ def oracle(tmp_path_factory):
 @pytest.fixture()
 def workspace(oracle, tmp_path, monkeypatch):
     """A copy of the oracle workspace with GT segment and mesh stages registered and run."""
-    monkeypatch.setitem(STAGES, "segment", StageSpec("segment", 1, "GT objects (test)", ("frames", "poses"), GTConfig, "tests.stages.test_physics:gt_segment"))
-    monkeypatch.setitem(STAGES, "mesh", StageSpec("mesh", 1, "GT meshes (test)", ("segment",), GTConfig, "tests.stages.test_physics:gt_mesh"))
+    monkeypatch.setitem(
+        STAGES, "segment", StageSpec("segment", 1, "GT objects (test)", ("frames", "poses"), GTConfig, "tests.stages.test_physics:gt_segment")
+    )
+    monkeypatch.setitem(STAGES, "mesh", StageSpec("mesh", 1, "GT meshes (test)", ("segment", "scale"), GTConfig, "tests.stages.test_physics:gt_mesh"))
     ws = tmp_path / "ws"
     shutil.copytree(oracle, ws)
     config = yaml.safe_load((ws / "config.yaml").read_text())
@@ -115,6 +118,7 @@ def workspace(oracle, tmp_path, monkeypatch):
 
 def upstream(ws, hull=False):
     api.run_stage(ws, "segment", overrides=[f"segment.capture={CAPTURE}"])
+    api.run_stage(ws, "scale")
     api.run_stage(ws, "mesh", overrides=[f"mesh.capture={CAPTURE}", f"mesh.hull={str(hull).lower()}"])
     return json.loads((ws / "mesh" / "mesh.json").read_text())
 
@@ -141,7 +145,7 @@ def assert_complete(doc):
         inertia = np.asarray(obj["inertia"])
         assert np.allclose(inertia, inertia.T) and np.linalg.eigvalsh(inertia).min() > 0
         assert len(obj["center_of_mass"]) == 3
-    assert "scale_from_sizes" in doc
+    assert {"value", "source", "log_sigma", "vlm_sizes"} <= set(doc["scale"])
 
 
 def answers_from_truth(mesh_doc, factor=1.0, sizes=1.0):
@@ -172,7 +176,7 @@ def test_prior_path_without_vlm_or_clip(workspace):
     assert [o["source"] for o in doc["objects"]] == ["prior"] * 3
     whats = " ".join(f["what"] for f in record["fallbacks"])
     assert "vlm estimates" in whats and "clip estimates" in whats  # never silent
-    assert doc["scale_from_sizes"] is None  # poses had metric scale
+    assert doc["scale"]["value"] == 1.0 and doc["scale"]["source"] == "imported_metric"  # poses had metric scale
     by_label = {o["label"]: o for o in doc["objects"]}
     gt = {e["label"]: e["gt_mass"] for e in mesh_doc["objects"]}
     # GT meshes model the mug's walls: shell-aware mass keeps the mesh volume
@@ -220,8 +224,14 @@ def test_vlm_path_cache_and_key_hygiene(workspace, monkeypatch):
 
 def test_vlm_failures_fall_back_with_records(workspace):
     upstream(workspace)
-    script = [("status", 500, None), ("status", 429, 0.01), ("drop",),  # object 0: 3 attempts fail
-              ("sleep", 1.0, "{}"), ("answer", "not json"), ("answer", json.dumps(good_answer(mass_kg={"value": -3})))]  # object 1
+    script = [
+        ("status", 500, None),
+        ("status", 429, 0.01),
+        ("drop",),  # object 0: 3 attempts fail
+        ("sleep", 1.0, "{}"),
+        ("answer", "not json"),
+        ("answer", json.dumps(good_answer(mass_kg={"value": -3}))),
+    ]  # object 1
     with FakeVLM(script) as server:
         opts = [f"physics.vlm_url={server.url}", "physics.vlm_timeout_s=0.3", "physics.vlm_retries=2", "physics.vlm_backoff_s=0.01",
                 "physics.estimators=[vlm, prior]", "physics.views=2"]  # fmt: skip
@@ -276,27 +286,33 @@ def test_user_overrides_from_config_and_file(workspace, tmp_path):
         physics(workspace, "physics.objects={obj_000: {mass: -1}}")
 
 
-def test_scale_from_vlm_sizes_when_poses_have_no_metric_scale(workspace):
-    mesh_doc = upstream(workspace)
+def test_scale_from_sizes_when_poses_have_no_metric_scale(workspace):
+    """Without a metric scale from poses, the scale stage takes it from the label priors'
+    sizes, physics works on metric meshes, and a VLM whose sizes disagree is reported with
+    the factor to set, not silently applied."""
     world = json.loads((workspace / "poses" / "world.json").read_text())
     world["scale_source"], world["units"] = "unknown", "unknown (SfM units)"
     (workspace / "poses" / "world.json").write_text(json.dumps(world))  # as if SfM found no scale
+    mesh_doc = upstream(workspace)
+    s = json.loads((workspace / "scale" / "scale.json").read_text())
+    # the example's mug, can and box are near their priors' typical sizes (coarse: priors span ~2x)
+    assert s["source"] == "sizes:prior" and not s["poses_metric"] and 0.5 < s["scale"] < 2.0
+    assert s["range"][0] < s["scale"] < s["range"][1] and set(s["per_object"]) == {"obj_000", "obj_001", "obj_002"}
     with FakeVLM([answers_from_truth(mesh_doc, sizes=2.0)]) as server:
         doc, record, _ = physics(workspace, f"physics.vlm_url={server.url}", "physics.estimators=[vlm, prior]", "physics.views=2")
         text = server.requests[0]["body"]["messages"][1]["content"][0]["text"]
-    assert "scale is unknown" in text
-    s = doc["scale_from_sizes"]
-    assert s["scale"] == pytest.approx(2.0, rel=0.02) and s["source"] == "vlm" and s["range"][0] <= 2.0 <= s["range"][1]
-    assert any("scale" in w for w in record["warnings"])
+    assert " m.\n" in text  # dimensions are metric (from the scale stage)
+    check = doc["scale"]["vlm_sizes"]
+    assert check["factor"] == pytest.approx(2.0, rel=0.02) and check["objects"] == 3 and not check["agrees"]
+    assert any("scale.value=" in w for w in record["warnings"])
     assert_complete(doc)
-    # without a VLM the label priors' typical sizes set it (coarsely)
-    doc2, _, _ = physics(workspace, "physics.estimators=[prior]")
-    assert doc2["scale_from_sizes"]["source"] == "prior" and 0.5 < doc2["scale_from_sizes"]["scale"] < 2.0
 
 
 def test_clip_path_with_random_weights(workspace):
     upstream(workspace)
-    doc, record, _ = physics(workspace, "physics.estimators=[clip, prior]", "physics.clip_weights=random", "physics.clip_model=ViT-S-32", "physics.views=2")
+    doc, record, _ = physics(
+        workspace, "physics.estimators=[clip, prior]", "physics.clip_weights=random", "physics.clip_model=ViT-S-32", "physics.views=2"
+    )
     assert_complete(doc)
     assert [o["source"] for o in doc["objects"]] == ["clip"] * 3
     assert all(o["estimator"]["clip_probability"] > 0 for o in doc["objects"])

@@ -42,10 +42,7 @@ def evaluate(ws: Path, gt: dict) -> dict:
     est, ref = np.asarray(est), np.asarray(ref)
     s, R, t = umeyama(est[:, :3, 3], ref[:, :3, 3])
     aligned = s * est[:, :3, 3] @ R.T + t
-    rot = [
-        np.degrees(np.arccos(np.clip((np.trace(r[:3, :3].T @ R @ e[:3, :3]) - 1) / 2, -1, 1)))
-        for e, r in zip(est, ref)
-    ]
+    rot = [np.degrees(np.arccos(np.clip((np.trace(r[:3, :3].T @ R @ e[:3, :3]) - 1) / 2, -1, 1))) for e, r in zip(est, ref)]
     # The ground-truth table top (z = 0 around the scene centre) seen in the estimate's frame.
     cx, cy = gt["scene_center"][:2]
     grid = np.array([[cx + dx, cy + dy, 0.0] for dx in (-0.2, 0, 0.2) for dy in (-0.2, 0, 0.2)])
@@ -156,12 +153,16 @@ def test_imports_reproduce_the_poses(synthetic, tmp_path):
     intr = cams["intrinsics"]
     transforms = {
         "camera_model": "OPENCV",
-        "fl_x": intr["fx"], "fl_y": intr["fy"], "cx": intr["cx"], "cy": intr["cy"], "w": intr["width"], "h": intr["height"],
+        "fl_x": intr["fx"],
+        "fl_y": intr["fy"],
+        "cx": intr["cx"],
+        "cy": intr["cy"],
+        "w": intr["width"],
+        "h": intr["height"],
         "k1": intr["distortion"]["k1"],
         "ply_file_path": "sparse_pc.ply",
         "frames": [
-            {"file_path": f"images/{Path(name).name}", "transform_matrix": (T @ np.diag([1, -1, -1, 1])).tolist()}
-            for name, T in reference.items()
+            {"file_path": f"images/{Path(name).name}", "transform_matrix": (T @ np.diag([1, -1, -1, 1])).tolist()} for name, T in reference.items()
         ],
     }
     ns = tmp_path / "ns"
@@ -172,7 +173,8 @@ def test_imports_reproduce_the_poses(synthetic, tmp_path):
     record = json.loads((copy / "poses/_stage.json").read_text())
     world = json.loads((copy / "poses/world.json").read_text())
     assert world["imported"]["kind"] == "nerfstudio"
-    assert world["scale_source"] == "unknown" and any("scale is unknown" in w for w in record["warnings"])
+    # the capture's marker is in view but no size is set (the first import cleared it): the warning says so
+    assert world["scale_source"] == "unknown" and any("its size was not given" in w for w in record["warnings"])
     got = json.loads((copy / "poses/cameras.json").read_text())
     for f in got["frames"]:
         # Not metric, but the file already was: the same frame comes out (scale 1).
@@ -199,12 +201,13 @@ def test_transforms_json_without_points_is_triangulated(synthetic, tmp_path):
     transforms = {
         "camera_angle_x": 2 * np.arctan(0.5 * intr["width"] / intr["fx"]),
         "frames": [
-            {"file_path": f"./images/{Path(name).stem}", "transform_matrix": (T @ np.diag([1, -1, -1, 1])).tolist()}
-            for name, T in reference.items()
+            {"file_path": f"./images/{Path(name).stem}", "transform_matrix": (T @ np.diag([1, -1, -1, 1])).tolist()} for name, T in reference.items()
         ],
     }
     (tmp_path / "transforms.json").write_text(json.dumps(transforms))
-    api.run_stage(copy, "poses", overrides=[f"poses.import_path={tmp_path / 'transforms.json'}", "poses.import_metric=true", "poses.marker_size=null"])
+    api.run_stage(
+        copy, "poses", overrides=[f"poses.import_path={tmp_path / 'transforms.json'}", "poses.import_metric=true", "poses.marker_size=null"]
+    )
     record = json.loads((copy / "poses/_stage.json").read_text())
     assert record["metrics"]["points3d"] > 1000 and not record["fallbacks"], record["warnings"]
     world = json.loads((copy / "poses/world.json").read_text())
@@ -212,3 +215,20 @@ def test_transforms_json_without_points_is_triangulated(synthetic, tmp_path):
     got = json.loads((copy / "poses/cameras.json").read_text())
     for f in got["frames"]:
         assert np.allclose(np.array(f["world_from_camera"]), reference[f["file"]], atol=5e-3)
+
+
+def test_a_visible_marker_without_a_size_is_reported(synthetic, tmp_path):
+    """The capture's marker (DICT_4X4_50, id 0) with no poses.marker_size: the scale stays
+    unknown, and the record says which marker it saw, in how many keyframes, and how to pass
+    its size."""
+    ws, _ = synthetic
+    copy = tmp_path / "ws"
+    shutil.copytree(ws, copy)
+    api.run_stage(copy, "poses", overrides=[f"poses.import_path={ws / 'poses/sparse'}", "poses.import_metric=false", "poses.marker_size=null"])
+    record = json.loads((copy / "poses/_stage.json").read_text())
+    world = json.loads((copy / "poses/world.json").read_text())
+    assert world["scale_source"] == "unknown"
+    (warning,) = [w for w in record["warnings"] if "marker" in w]
+    assert "DICT_4X4_50, id 0" in warning and "--marker-size" in warning
+    (check,) = world["scale_checks"]
+    assert check["dictionary"] == "DICT_4X4_50" and check["ids"] == [0] and check["keyframes"] >= 6

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,6 +118,7 @@ def test_apply_similarity_moves_cameras_and_points_consistently():
         points=rng.normal(size=(50, 3)),
         colors=np.zeros((50, 3), np.uint8),
     )
+
     # Pixel of each point before == after.
     def project(sol):
         out = []
@@ -151,8 +151,17 @@ def test_transforms_json_opengl_poses_convert_to_opencv(tmp_path):
     for i, T in enumerate(wfc):
         c2w_gl = T @ np.diag([1, -1, -1, 1])  # OpenCV -> OpenGL camera axes
         frames.append({"file_path": f"images/IMG_{i:04d}.JPG", "transform_matrix": c2w_gl.tolist()})
-    data = {"w": 1280, "h": 960, "fl_x": 1000.0, "fl_y": 1000.0, "cx": 640.0, "cy": 480.0, "k1": 0.01,
-            "applied_transform": applied.tolist(), "frames": frames}
+    data = {
+        "w": 1280,
+        "h": 960,
+        "fl_x": 1000.0,
+        "fl_y": 1000.0,
+        "cx": 640.0,
+        "cy": 480.0,
+        "k1": 0.01,
+        "applied_transform": applied.tolist(),
+        "frames": frames,
+    }
     path = tmp_path / "transforms.json"
     path.write_text(json.dumps(data))
     kind, resolved = importers.resolve_import(tmp_path)

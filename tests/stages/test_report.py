@@ -43,7 +43,11 @@ def test_report_has_pictures_objects_and_warnings(ws):
         assert not re.match(r"^[a-z]+://", src)  # nothing from the network
         img = cv2.imread(str(ws / "report" / "report" / src))
         assert img is not None and img.shape[0] > 100 and img.std() > 5, src
-    scene = json.loads((ws / "check" / "scene.json").read_text()) if (ws / "check" / "scene.json").is_file() else json.loads((ws / "export" / "scene.json").read_text())
+    scene = (
+        json.loads((ws / "check" / "scene.json").read_text())
+        if (ws / "check" / "scene.json").is_file()
+        else json.loads((ws / "export" / "scene.json").read_text())
+    )
     for body in scene["bodies"]:
         assert body["name"] in page
     assert "&lt;can&gt;" in page and "<can>" not in page  # labels are escaped
@@ -60,17 +64,33 @@ def test_report_has_pictures_objects_and_warnings(ws):
 def test_report_opens_in_headless_chromium(ws, tmp_path):
     shot = tmp_path / "report.png"
     index = ws / "report" / "report" / "index.html"
-    done = subprocess.run(["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                           "--window-size=1400,1800", f"--screenshot={shot}", index.as_uri()],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            "chromium",
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1400,1800",
+            f"--screenshot={shot}",
+            index.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
     # the DOM as the browser sees it: every image decoded (naturalWidth > 0)
     script = tmp_path / "probe.html"
-    script.write_text(index.read_text().replace(
-        "</body>", "<script>window.onload=()=>{document.title='IMAGES:'+[...document.images].map(i=>i.naturalWidth).join(',')}</script></body>"))
+    script.write_text(
+        index.read_text().replace(
+            "</body>", "<script>window.onload=()=>{document.title='IMAGES:'+[...document.images].map(i=>i.naturalWidth).join(',')}</script></body>"
+        )
+    )
     shutil.copytree(index.parent / "images", tmp_path / "images")
-    dom = subprocess.run(["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--dump-dom", script.as_uri()],
-                         capture_output=True, text=True, timeout=120)
+    dom = subprocess.run(
+        ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--dump-dom", script.as_uri()], capture_output=True, text=True, timeout=120
+    )
     widths = [int(w) for w in re.search(r"<title>IMAGES:([0-9,]*)</title>", dom.stdout).group(1).split(",")]
     assert len(widths) == 12 and min(widths) > 0
     import cv2

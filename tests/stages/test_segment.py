@@ -94,8 +94,8 @@ def test_touching_objects_merge_is_recorded(touching_ws):
 
 
 def _views_and_gaussians(ws: Path, count: int):
-    from splat2sim.stages.segment.run import torch_gaussians
     from splat2sim.io.gaussians_ply import read_gaussians_ply
+    from splat2sim.stages.segment.run import torch_gaussians
     from splat2sim.stages.segment.views import load_views, spread
 
     views = load_views(ws / "frames", ws / "poses", 320)

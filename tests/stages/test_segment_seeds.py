@@ -66,9 +66,20 @@ def test_objects_apart_across_seeds(tmp_path, seed):
     assert _background_taken(ws, labels, owner) < 0.01, seed
 
 
-@pytest.mark.parametrize("seed", [21, pytest.param(22, marks=pytest.mark.xfail(
-    strict=True, reason="a box and a bowl touch at their bases and their joint footprint has no neck: the geometric "
-                        "method merges them without noticing (the segment-anything path splits such pairs)"))])
+@pytest.mark.parametrize(
+    "seed",
+    [
+        21,
+        pytest.param(
+            22,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="a box and a bowl touch at their bases and their joint footprint has no neck: the geometric "
+                "method merges them without noticing (the segment-anything path splits such pairs)",
+            ),
+        ),
+    ],
+)
 def test_touching_objects_across_seeds(tmp_path, seed):
     ws = _seed_workspace(tmp_path, seed, touching=True)
     doc, labels, _ = run_segment(ws, "segment.method=geometric", "segment.labels=none")

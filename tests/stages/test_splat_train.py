@@ -51,7 +51,10 @@ def test_ply_follows_the_3dgs_layout(tmp_path):
 
 def test_point_cloud_is_not_a_splat(tmp_path):
     path = tmp_path / "cloud.ply"
-    path.write_bytes(b"ply\nformat binary_little_endian 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\nend_header\n" + np.zeros(3, "<f4").tobytes())
+    path.write_bytes(
+        b"ply\nformat binary_little_endian 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\nend_header\n"
+        + np.zeros(3, "<f4").tobytes()
+    )
     with pytest.raises(InputError, match="not a 3DGS splat PLY"):
         read_gaussians_ply(path)
     with pytest.raises(InputError, match="does not exist"):
@@ -99,11 +102,25 @@ def _fit_known_scene(device: str) -> None:
     with torch.no_grad():
         images = render(gt, cams, backend="native").rgb.clamp(0, 1)
     views = T.TrainViews(images, cams, train=[i for i in range(10) if i % 5], test=[0, 5])
-    init = T.initial_gaussians(truth["means"] + np.random.default_rng(1).normal(0, 0.02, (150, 3)).astype(np.float32),
-                               np.full((150, 3), 0.5, np.float32), sh_degree=0, opacity=0.1)
+    init = T.initial_gaussians(
+        truth["means"] + np.random.default_rng(1).normal(0, 0.02, (150, 3)).astype(np.float32),
+        np.full((150, 3), 0.5, np.float32),
+        sh_degree=0,
+        opacity=0.1,
+    )
     cfg = SplatConfig(iterations=300, sh_degree=0, densify_from=50, densify_until=200, densify_every=50, max_gaussians=400, opacity_reset_every=0)
-    model = T.SplatModel(init, {"means": cfg.lr_means * 3, "log_scales": cfg.lr_scales, "quats": cfg.lr_quats,
-                                "opacity_logits": cfg.lr_opacity, "sh_dc": cfg.lr_sh_dc * 4, "sh_rest": cfg.lr_sh_dc}, device=device)
+    model = T.SplatModel(
+        init,
+        {
+            "means": cfg.lr_means * 3,
+            "log_scales": cfg.lr_scales,
+            "quats": cfg.lr_quats,
+            "opacity_logits": cfg.lr_opacity,
+            "sh_dc": cfg.lr_sh_dc * 4,
+            "sh_rest": cfg.lr_sh_dc,
+        },
+        device=device,
+    )
     before = T.evaluate(model.gaussians(), views, views.test, backend="native")
     history = T.train(model, views, cfg, backend="native", seed=0)
     after = T.evaluate(model.gaussians(), views, views.test, backend="native")

@@ -49,7 +49,7 @@ def test_twenty_variants_load_and_settle_in_both_simulators(ws):
     # no two objects overlap in any variant (MuJoCo settled them in place)
     for v in record["variants"]:
         pos = [np.asarray(b["position"][:2]) for b in v["bodies"].values()]
-        assert min(np.linalg.norm(a - b) for i, a in enumerate(pos) for b in pos[i + 1:]) > 0.05
+        assert min(np.linalg.norm(a - b) for i, a in enumerate(pos) for b in pos[i + 1 :]) > 0.05
 
 
 def test_same_seed_same_variants_and_generator_matches_the_stage(ws, tmp_path):
@@ -77,3 +77,31 @@ def test_same_seed_same_variants_and_generator_matches_the_stage(ws, tmp_path):
     model, data = first[0].to_mujoco()
     mujoco.mj_step(model, data, 200)
     assert np.all(np.isfinite(data.qpos))
+
+
+def test_a_crowded_support_places_what_fits_and_records_the_rest(ws):
+    """A support too small for every object (as a scene whose scale came out too large gives)
+    never fails: each variant keeps the objects that fit, says which it left out and why, and
+    still settles."""
+    from splat2sim.scene import load
+    from splat2sim.scene.randomize import RandomizeSettings, footprints_of, make_variant
+
+    base = load(ws)
+    radii = sorted(r for r, _ in footprints_of(base).values())
+    plane = base.environment["support_plane"]
+    # room for the smallest object only: a support 2.2 smallest-radius plus margins wide
+    side = 2 * (0.05 + radii[0]) + 0.2 * radii[0]
+    plane["size"], plane["center"] = [side, side], [0.0, 0.0, 0.0]
+    settings = RandomizeSettings(scale_jitter=0.0, settle_seconds=0.5)
+    footprints = footprints_of(base)
+    for k in range(3):
+        scene = make_variant(base, 0, k, settings, footprints)
+        left_out = scene.provenance["variant"]["left_out"]
+        assert len(scene.bodies) >= 1 and len(scene.bodies) + len(left_out) == len(base.bodies)
+        assert all("does not fit" in x["why"] or "crowded" in x["why"] for x in left_out)
+        assert {x["body"] for x in left_out}.isdisjoint(b.name for b in scene.bodies)
+        model, data = scene.to_mujoco()  # what is left loads and steps
+        import mujoco
+
+        mujoco.mj_step(model, data, 100)
+        assert np.all(np.isfinite(data.qpos))

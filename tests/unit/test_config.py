@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from splat2sim.config import Config, available_presets, load_config, read_preset
+from splat2sim.config import available_presets, load_config, read_preset
 from splat2sim.errors import ConfigError
 
 
@@ -90,8 +90,27 @@ def test_layering_on_a_base_and_preset_reset():
 
 
 def test_dotted_override_deep_merges_into_a_mapping_field():
-    config = load_config(overrides=["physics.objects.obj_000.mass=0.4", "physics.objects.obj_000.static_friction=0.7",
-                                     "physics.objects.mug.mass=0.3"])
+    config = load_config(
+        overrides=["physics.objects.obj_000.mass=0.4", "physics.objects.obj_000.static_friction=0.7", "physics.objects.mug.mass=0.3"]
+    )
     assert config.section("physics").objects == {"obj_000": {"mass": 0.4, "static_friction": 0.7}, "mug": {"mass": 0.3}}
     with pytest.raises(ConfigError, match="is not a mapping"):
         load_config(overrides=["frames.target_count.x=3"])
+
+
+def test_a_moved_key_is_migrated_in_a_stored_config_and_named_in_a_users(tmp_path):
+    """physics.scale_from_sizes moved to scale.from_sizes (the scale stage): a workspace's
+    stored config.yaml from an older splat2sim still opens; a user's --set is told where it went."""
+    import yaml
+
+    from splat2sim import api
+    from splat2sim.config import Config
+    from splat2sim.errors import ConfigError
+    from splat2sim.workspace import Workspace
+
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    (ws.root / "config.yaml").write_text(yaml.safe_dump({"physics": {"scale_from_sizes": "never", "views": 3}}))
+    config = api.workspace_config(ws)
+    assert config.section("scale").from_sizes == "never" and config.section("physics").views == 3
+    with pytest.raises(ConfigError, match="moved to 'scale.from_sizes'"):
+        Config.defaults().apply_overrides(["physics.scale_from_sizes=never"])

@@ -46,8 +46,14 @@ def test_bad_inertias_are_named():
 
 @pytest.mark.parametrize(
     "label, name",
-    [("Coffee Mug #2!", "coffee_mug_2"), ("  ", "object"), ("3d printer", "object_3d_printer"),
-     ("tasse à café", "tasse_caf"), ("<script>x</script>", "script_x_script"), ("a" * 80, "a" * 40)],
+    [
+        ("Coffee Mug #2!", "coffee_mug_2"),
+        ("  ", "object"),
+        ("3d printer", "object_3d_printer"),
+        ("tasse à café", "tasse_caf"),
+        ("<script>x</script>", "script_x_script"),
+        ("a" * 80, "a" * 40),
+    ],
 )
 def test_sanitize(label, name):
     assert sanitize(label) == name

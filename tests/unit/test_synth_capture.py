@@ -177,8 +177,7 @@ def test_marker_is_detected_where_the_ground_truth_says(capture):
     assert np.allclose(corners[:, 2], corners[0, 2]) and 0 <= corners[0, 2] < 0.005
     side = np.linalg.norm(corners[1] - corners[0])
     assert side == pytest.approx(mk["size"])
-    detector = cv2.aruco.ArucoDetector(cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, mk["dictionary"])),
-                                       cv2.aruco.DetectorParameters())
+    detector = cv2.aruco.ArucoDetector(cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, mk["dictionary"])), cv2.aruco.DetectorParameters())
     w, h = gt["camera"]["width"], gt["camera"]["height"]
     inside = detected = 0
     errors = []

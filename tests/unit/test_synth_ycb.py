@@ -29,8 +29,7 @@ def test_ycb_meshes_rest_on_the_table_with_given_masses(tmp_path):
     masses = json.loads((YCB / "masses.json").read_text())
     names = ["mug", "tomato_soup_can"]
     files = [(str(YCB / n / "textured.obj"), masses[n], n) for n in names]
-    cfg = SynthConfig(seed=2, num_objects=0, mesh_files=files, width=160, height=120, duration_s=0.2,
-                      texture_size=256, marker=False)
+    cfg = SynthConfig(seed=2, num_objects=0, mesh_files=files, width=160, height=120, duration_s=0.2, texture_size=256, marker=False)
     result = generate_capture(tmp_path, cfg)
     gt = json.loads(result.ground_truth.read_text())
     assert [o["name"] for o in gt["objects"]] == names

@@ -68,8 +68,11 @@ class FakeVLM:
                     if kind == "answer":
                         self._json(200, completion(step[1], request["body"]["model"]))
                     elif kind == "status":
-                        self._json(step[1], {"error": {"message": f"test status {step[1]}", "type": "test"}},
-                                   {"Retry-After": str(step[2])} if len(step) > 2 and step[2] is not None else {})
+                        self._json(
+                            step[1],
+                            {"error": {"message": f"test status {step[1]}", "type": "test"}},
+                            {"Retry-After": str(step[2])} if len(step) > 2 and step[2] is not None else {},
+                        )
                     elif kind == "sleep":
                         time.sleep(step[1])
                         self._json(200, completion(step[2], request["body"]["model"]))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
@@ -58,8 +57,22 @@ def test_record_written_last_with_contract_fields(pan_video, tmp_path, with_pose
     result = build(pan_video, ws, overrides=["frames.target_count=10"])
     assert result.ran == ["frames", "poses"]
     record = json.loads((ws / "poses" / layout.RECORD_NAME).read_text())
-    for key in ("schema_version", "stage", "stage_version", "status", "config", "fingerprint", "output_id",
-                "upstream", "inputs", "metrics", "warnings", "fallbacks", "backend", "timings"):
+    for key in (
+        "schema_version",
+        "stage",
+        "stage_version",
+        "status",
+        "config",
+        "fingerprint",
+        "output_id",
+        "upstream",
+        "inputs",
+        "metrics",
+        "warnings",
+        "fallbacks",
+        "backend",
+        "timings",
+    ):
         assert key in record, key
     assert record["status"] == "complete"
     assert record["upstream"]["frames"] == json.loads((ws / "frames" / layout.RECORD_NAME).read_text())["output_id"]

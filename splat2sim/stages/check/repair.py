@@ -42,10 +42,16 @@ def repair_inertia(scene: Scene) -> list[dict]:
             d = p.center_of_mass - com
             inertia += p.inertia + abs(p.volume) * (d @ d * np.eye(3) - np.outer(d, d))
         inertia *= mass / volume
-        repairs.append({"body": b.name, "kind": "inertia", "why": "; ".join(problems),
-                        "before": {"mass": b.inertial["mass"], "center_of_mass": b.inertial["center_of_mass"], "inertia": b.inertial["inertia"]},
-                        "after": {"mass": mass, "center_of_mass": com.tolist(), "inertia": inertia.tolist()},
-                        "how": "inertia of the convex hulls (uniform density) at the body's mass"})
+        repairs.append(
+            {
+                "body": b.name,
+                "kind": "inertia",
+                "why": "; ".join(problems),
+                "before": {"mass": b.inertial["mass"], "center_of_mass": b.inertial["center_of_mass"], "inertia": b.inertial["inertia"]},
+                "after": {"mass": mass, "center_of_mass": com.tolist(), "inertia": inertia.tolist()},
+                "how": "inertia of the convex hulls (uniform density) at the body's mass",
+            }
+        )
         b.inertial = {"mass": mass, "center_of_mass": com.tolist(), "inertia": inertia.tolist()}
     return repairs
 
@@ -59,16 +65,23 @@ def repair_support(scene: Scene, tolerance_m: float) -> list[dict]:
         low = float(hull_vertices_world(scene, b)[:, 2].min())
         if abs(low) > tolerance_m:
             b.position = [b.position[0], b.position[1], b.position[2] - low]
-            repairs.append({"body": b.name, "kind": "lift" if low < 0 else "lower", "delta_mm": round(-low * 1000, 3),
-                            "why": f"lowest hull point {low * 1000:+.2f} mm from the support surface",
-                            "how": "moved vertically to rest on the support"})
+            repairs.append(
+                {
+                    "body": b.name,
+                    "kind": "lift" if low < 0 else "lower",
+                    "delta_mm": round(-low * 1000, 3),
+                    "why": f"lowest hull point {low * 1000:+.2f} mm from the support surface",
+                    "how": "moved vertically to rest on the support",
+                }
+            )
     return repairs
 
 
 def repair_overlaps(scene: Scene, tolerance_m: float, max_rounds: int = 5) -> list[dict]:
     """Push apart objects whose hulls overlap at their exported poses (MuJoCo's collision
     detection finds the depth and normal); the lighter object moves, horizontally."""
-    from splat2sim.sim.mujoco_sim import initial_penetrations, load_scene_model
+    from splat2sim.scene.simulators import load_scene_model
+    from splat2sim.sim.mujoco_sim import initial_penetrations
 
     repairs = []
     names = {b.name for b in scene.bodies}
@@ -94,8 +107,15 @@ def repair_overlaps(scene: Scene, tolerance_m: float, max_rounds: int = 5) -> li
             n = n / np.linalg.norm(n)
             step = (c["depth_m"] + 0.0005) * sign * n
             mover.position = (np.asarray(mover.position) + step).tolist()
-            repairs.append({"body": mover.name, "kind": "separate", "other": (b1 if mover is b2 else b2).name,
-                            "depth_mm": round(c["depth_m"] * 1000, 3), "delta_mm": (step * 1000).round(3).tolist(),
-                            "why": f"hulls overlap {c['depth_m'] * 1000:.2f} mm at the exported pose",
-                            "how": "moved horizontally out of the overlap (re-decomposing with finer hulls is the alternative)"})
+            repairs.append(
+                {
+                    "body": mover.name,
+                    "kind": "separate",
+                    "other": (b1 if mover is b2 else b2).name,
+                    "depth_mm": round(c["depth_m"] * 1000, 3),
+                    "delta_mm": (step * 1000).round(3).tolist(),
+                    "why": f"hulls overlap {c['depth_m'] * 1000:.2f} mm at the exported pose",
+                    "how": "moved horizontally out of the overlap (re-decomposing with finer hulls is the alternative)",
+                }
+            )
     return repairs

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 
+from splat2sim.artifacts import check as check_artifacts
+from splat2sim.artifacts import export as export_artifacts
 from splat2sim.stages.base import StageContext
 
 
@@ -28,17 +29,24 @@ def body_report(result, filmed: dict, cfg) -> dict:
     out = {}
     for b in result.bodies:
         p0, q0 = filmed[b.name]
-        from splat2sim.scene.model import quat_angle_deg
+        from splat2sim.geometry.transforms import quat_angle_deg
 
         from_filmed = float(np.linalg.norm(np.asarray(b.final_position) - p0) * 1000) if b.finite else float("inf")
         rot_filmed = quat_angle_deg(q0, b.final_quaternion) if b.finite else float("inf")
         settled = b.settled(cfg.drift_mm, cfg.rotation_deg, cfg.penetration_mm)
         at_filmed = b.finite and from_filmed <= cfg.drift_mm and rot_filmed <= cfg.rotation_deg
         out[b.name] = {
-            "settled": bool(settled), "at_filmed_pose": bool(at_filmed), "drift_mm": round(b.drift_mm, 4), "drift_from_filmed_mm": round(from_filmed, 4),
-            "rotation_deg": round(b.rotation_deg, 4), "rotation_from_filmed_deg": round(rot_filmed, 4),
-            "penetration_mm": round(b.penetration_mm, 4), "kinetic_energy_j": b.kinetic_energy_j,
-            "max_speed_m_s": round(b.max_speed_m_s, 4), "final_position": b.final_position, "final_quaternion": b.final_quaternion,
+            "settled": bool(settled),
+            "at_filmed_pose": bool(at_filmed),
+            "drift_mm": round(b.drift_mm, 4),
+            "drift_from_filmed_mm": round(from_filmed, 4),
+            "rotation_deg": round(b.rotation_deg, 4),
+            "rotation_from_filmed_deg": round(rot_filmed, 4),
+            "penetration_mm": round(b.penetration_mm, 4),
+            "kinetic_energy_j": b.kinetic_energy_j,
+            "max_speed_m_s": round(b.max_speed_m_s, 4),
+            "final_position": b.final_position,
+            "final_quaternion": b.final_quaternion,
         }
     return out
 
@@ -59,9 +67,14 @@ def check_scene(scene_dir: Path, cfg, filmed: dict | None = None, names: list[st
         try:
             model, messages = compile_model(scene_dir / "mjcf" / "scene.xml")
             result = settle_mujoco(model, names, cfg.seconds)
-            sims["mujoco"] = {"loaded": True, "compiler_warnings": messages, "runtime_warnings": result.warnings,
-                              "timestep": result.timestep, "wall_seconds": result.wall_seconds,
-                              "bodies": body_report(result, filmed, cfg)}
+            sims["mujoco"] = {
+                "loaded": True,
+                "compiler_warnings": messages,
+                "runtime_warnings": result.warnings,
+                "timestep": result.timestep,
+                "wall_seconds": result.wall_seconds,
+                "bodies": body_report(result, filmed, cfg),
+            }
         except Splat2SimError as exc:
             sims["mujoco"] = {"loaded": False, "error": exc.message, "bodies": {}}
     if cfg.pybullet and (scene_dir / "urdf" / "scene_poses.json").is_file():
@@ -69,8 +82,13 @@ def check_scene(scene_dir: Path, cfg, filmed: dict | None = None, names: list[st
 
         try:
             result = settle_pybullet(scene_dir / "urdf", cfg.seconds)
-            sims["pybullet"] = {"loaded": True, "flags": "URDF_USE_INERTIA_FROM_FILE", "timestep": result.timestep,
-                                "wall_seconds": result.wall_seconds, "bodies": body_report(result, filmed, cfg)}
+            sims["pybullet"] = {
+                "loaded": True,
+                "flags": "URDF_USE_INERTIA_FROM_FILE",
+                "timestep": result.timestep,
+                "wall_seconds": result.wall_seconds,
+                "bodies": body_report(result, filmed, cfg),
+            }
         except Exception as exc:  # pybullet raises plain errors when a URDF does not load
             sims["pybullet"] = {"loaded": False, "error": str(exc), "bodies": {}}
     return sims
@@ -83,7 +101,7 @@ def run(ctx: StageContext) -> None:
 
     cfg = ctx.config
     export_dir = ctx.upstream_dir("export")
-    exported = load_scene(export_dir / "scene.json", validate=False)
+    exported = load_scene(export_artifacts.SCENE.path(export_dir), validate=False)
     filmed = {b.name: (np.asarray(b.position), list(b.quaternion)) for b in exported.bodies}
     scene = exported.copy()
     repairs: list[dict] = []
@@ -106,9 +124,28 @@ def run(ctx: StageContext) -> None:
         checked_dir, scene_ref = export_dir, "../export/scene.json"
     with ctx.timed("simulate"):
         sims = check_scene(checked_dir, cfg, filmed)
-    report: dict = {"schema_version": 1, "scene": scene_ref, "seconds": cfg.seconds,
-                    "tolerances": {"drift_mm": cfg.drift_mm, "rotation_deg": cfg.rotation_deg, "penetration_mm": cfg.penetration_mm},
-                    "repairs": repairs, "simulators": sims}
+    report: dict = {
+        "scene": scene_ref,
+        "seconds": cfg.seconds,
+        "tolerances": {"drift_mm": cfg.drift_mm, "rotation_deg": cfg.rotation_deg, "penetration_mm": cfg.penetration_mm},
+        "repairs": repairs,
+        "simulators": sims,
+    }
+    _validate_files(ctx, checked_dir, report)
+    unsettled = _settle_results(ctx, sims)
+    report["objects"] = len(scene.bodies)
+    if not scene.bodies:
+        ctx.warn("the scene has no objects: nothing settles because nothing is there")
+    report["all_settled"] = bool(scene.bodies) and not unsettled and all(s.get("loaded") for s in sims.values())
+    report["unsettled"] = unsettled
+    ctx.metrics.update({"repairs": len(repairs), "all_settled": report["all_settled"], "simulators": sorted(sims)})
+    check_artifacts.CHECK.write(ctx.out_dir, report)
+    ctx.summary.append(("repairs", str(len(repairs))))
+
+
+def _validate_files(ctx: StageContext, checked_dir, report: dict) -> None:
+    """usd-core's and the SDFormat parser's verdicts on the written files, into ``report``."""
+    cfg = ctx.config
     if cfg.usd and (checked_dir / "usd" / "scene.usda").is_file():
         from splat2sim.scene.usd import validate_usd
 
@@ -125,6 +162,10 @@ def run(ctx: StageContext) -> None:
             ctx.fallback("SDFormat validation", "XML well-formedness only", report["sdf"].get("note", "no parser"))
         elif not report["sdf"]["ok"]:
             ctx.warn(f"SDFormat parser errors: {report['sdf']['errors'][:2]}")
+
+
+def _settle_results(ctx: StageContext, sims: dict) -> list[str]:
+    """Warnings, metrics and summary rows from each simulator's settle; the unsettled bodies."""
     unsettled = []
     for sim_name, sim in sims.items():
         if not sim.get("loaded"):
@@ -135,22 +176,29 @@ def run(ctx: StageContext) -> None:
         for name, b in sim["bodies"].items():
             if not b["settled"]:
                 unsettled.append(f"{sim_name}/{name}")
-                ctx.warn(f"{name} does not rest in {sim_name}: moved {b['drift_mm']:.1f} mm, "
-                         f"turned {b['rotation_deg']:.1f} deg, penetration {b['penetration_mm']:.1f} mm")
+                ctx.warn(
+                    f"{name} does not rest in {sim_name}: moved {b['drift_mm']:.1f} mm, "
+                    f"turned {b['rotation_deg']:.1f} deg, penetration {b['penetration_mm']:.1f} mm"
+                )
             elif not b["at_filmed_pose"]:
-                ctx.warn(f"{name} rests in {sim_name} {b['drift_from_filmed_mm']:.1f} mm / {b['rotation_from_filmed_deg']:.1f} deg "
-                         "away from its filmed pose (after repairs)")
-        worst = {k: max([b[k] for b in sim["bodies"].values()], default=0.0)
-                 for k in ("drift_mm", "rotation_deg", "drift_from_filmed_mm", "rotation_from_filmed_deg", "penetration_mm")}
+                ctx.warn(
+                    f"{name} rests in {sim_name} {b['drift_from_filmed_mm']:.1f} mm / {b['rotation_from_filmed_deg']:.1f} deg "
+                    "away from its filmed pose (after repairs)"
+                )
+        worst = {
+            k: max([b[k] for b in sim["bodies"].values()], default=0.0)
+            for k in ("drift_mm", "rotation_deg", "drift_from_filmed_mm", "rotation_from_filmed_deg", "penetration_mm")
+        }
         sim["worst"] = worst
         ctx.metrics[f"{sim_name}_worst_drift_mm"] = round(worst["drift_mm"], 3)
         ctx.metrics[f"{sim_name}_worst_drift_from_filmed_mm"] = round(worst["drift_from_filmed_mm"], 3)
         ctx.metrics[f"{sim_name}_worst_rotation_deg"] = round(worst["rotation_deg"], 3)
         ctx.metrics[f"{sim_name}_worst_penetration_mm"] = round(worst["penetration_mm"], 3)
-        ctx.summary.append((sim_name, f"worst drift {worst['drift_from_filmed_mm']:.2f} mm, rotation "
-                                      f"{worst['rotation_from_filmed_deg']:.2f} deg, penetration {worst['penetration_mm']:.2f} mm"))
-    report["all_settled"] = not unsettled and all(s.get("loaded") for s in sims.values())
-    report["unsettled"] = unsettled
-    ctx.metrics.update({"repairs": len(repairs), "all_settled": report["all_settled"], "simulators": sorted(sims)})
-    (ctx.out_dir / "check.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
-    ctx.summary.append(("repairs", str(len(repairs))))
+        ctx.summary.append(
+            (
+                sim_name,
+                f"worst drift {worst['drift_from_filmed_mm']:.2f} mm, rotation "
+                f"{worst['rotation_from_filmed_deg']:.2f} deg, penetration {worst['penetration_mm']:.2f} mm",
+            )
+        )
+    return unsettled

@@ -3,17 +3,16 @@ and collision.json."""
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
+from splat2sim.artifacts import collision as collision_artifacts
+from splat2sim.artifacts import mesh as mesh_artifacts
 from splat2sim.errors import InputError
 from splat2sim.stages.base import StageContext
 from splat2sim.stages.collision.coacd_runner import decompose, threshold_for
 from splat2sim.stages.collision.presets import limits
-
-SCHEMA_VERSION = 1
 
 
 def load_mesh(path):
@@ -75,9 +74,9 @@ def run(ctx: StageContext) -> None:
 
     cfg = ctx.config
     mesh_dir = ctx.upstream_dir("mesh")
-    meshes = json.loads((mesh_dir / "mesh.json").read_text())
+    meshes = ctx.read(mesh_artifacts.MESH)
     jobs, mesh_volume = [], {}
-    for obj in meshes.get("objects", []):
+    for obj in meshes.objects:
         mesh = load_mesh(mesh_dir / obj["visual"])
         jobs.append(make_job(obj["id"], mesh.vertices, mesh.faces, cfg, ctx.run_config.seed))
         mesh_volume[obj["id"]] = float(obj.get("volume") or 0.0)
@@ -86,7 +85,7 @@ def run(ctx: StageContext) -> None:
     with ctx.timed("decompose"), ctx.progress("Convex decomposition", total=len(jobs)) as task:
         results = run_jobs(jobs, workers, task)
     records = []
-    for obj in meshes.get("objects", []):
+    for obj in meshes.objects:
         oid = obj["id"]
         res = results[oid]
         folder = ctx.out_dir / "objects" / oid
@@ -114,11 +113,12 @@ def run(ctx: StageContext) -> None:
             "settings": res["settings"], "attempts": res["attempts"], "seconds": res["seconds"], "warnings": warnings,
         })  # fmt: skip
     max_hulls, max_vertices = limits(cfg)
-    out = {"schema_version": SCHEMA_VERSION, "preset": cfg.preset, "limits": {"max_hulls": max_hulls, "max_vertices": max_vertices},
-           "objects": records}  # fmt: skip
-    (ctx.out_dir / "collision.json").write_text(json.dumps(out, indent=2) + "\n")
+    collision_artifacts.COLLISION.write(ctx.out_dir, collision_artifacts.Collision(
+        objects=records, preset=cfg.preset, extra={"limits": {"max_hulls": max_hulls, "max_vertices": max_vertices}}))  # fmt: skip
     ctx.metrics.update({
         "objects": len(records), "hulls": sum(r["hull_count"] for r in records),
         "fallbacks": sum(r["method"] != "coacd" for r in records),
     })  # fmt: skip
-    ctx.summary += [(r["id"], f"{r['hull_count']} hulls ({r['method']}), volume x{(r['hull_to_mesh_volume'] or 0):.2f}, {r['seconds']:.1f} s") for r in records]
+    ctx.summary += [
+        (r["id"], f"{r['hull_count']} hulls ({r['method']}), volume x{(r['hull_to_mesh_volume'] or 0):.2f}, {r['seconds']:.1f} s") for r in records
+    ]

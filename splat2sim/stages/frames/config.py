@@ -5,27 +5,18 @@ from dataclasses import dataclass, field
 
 @dataclass
 class FramesConfig:
-    target_count: int = field(
-        default=60, metadata={"help": "keyframes to keep (fewer if the input has fewer)", "min": 2}
-    )
-    max_side: int = field(
-        default=960, metadata={"help": "working resolution: longest image side in pixels", "min": 64}
-    )
-    min_frames: int = field(
-        default=3, metadata={"help": "fewer usable frames than this is an error", "min": 2}
-    )
+    target_count: int = field(default=60, metadata={"help": "keyframes to keep (fewer if the input has fewer)", "min": 2})
+    max_side: int = field(default=960, metadata={"help": "working resolution: longest image side in pixels", "min": 64})
+    min_frames: int = field(default=3, metadata={"help": "fewer usable frames than this is an error", "min": 2})
     blur_threshold: float = field(
         default=0.35,
         metadata={
-            "help": "a frame whose sharpness is below this fraction of the local median is "
-            "only kept when its motion segment has nothing sharper",
+            "help": "a frame whose sharpness is below this fraction of the local median is only kept when its motion segment has nothing sharper",
             "min": 0.0,
             "max": 1.0,
         },
     )
-    analysis_side: int = field(
-        default=320, metadata={"help": "resolution used to score sharpness and motion", "min": 64}
-    )
+    analysis_side: int = field(default=320, metadata={"help": "resolution used to score sharpness and motion", "min": 64})
     max_candidates: int = field(
         default=1500,
         metadata={"help": "long videos are scored on at most this many evenly spaced frames", "min": 2},

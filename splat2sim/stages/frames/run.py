@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from splat2sim.artifacts import frames as frames_artifacts
 from splat2sim.errors import InputError
 from splat2sim.stages.base import StageContext
 from splat2sim.stages.frames import selection, video
 from splat2sim.stages.frames.inputs import FramesSource, find_source
-
-SCHEMA_VERSION = 1
 
 
 def run(ctx: StageContext) -> None:
@@ -38,11 +36,9 @@ def run(ctx: StageContext) -> None:
     total_motion = meta["total_motion"]
     if total_motion < selection.STATIC_MOTION and len(kept) > 1:
         ctx.warn(
-            f"the camera hardly moves (total motion {total_motion:.3f} image diagonals): "
-            "reconstruction needs the camera to move around the scene"
+            f"the camera hardly moves (total motion {total_motion:.3f} image diagonals): reconstruction needs the camera to move around the scene"
         )
     frames_json = {
-        "schema_version": SCHEMA_VERSION,
         "source": meta["source"],
         "image_size": meta["image_size"],
         "scale_from_source": meta["scale_from_source"],
@@ -55,7 +51,7 @@ def run(ctx: StageContext) -> None:
         },
         "frames": kept,
     }
-    (ctx.out_dir / "frames.json").write_text(json.dumps(frames_json, indent=2) + "\n")
+    frames_artifacts.FRAMES.write(ctx.out_dir, frames_json)
     _contact_sheet(ctx.out_dir, kept)
 
     ctx.metrics.update(
@@ -119,8 +115,7 @@ def _from_video(ctx: StageContext, source: FramesSource):
     if len(indices) < cfg.min_frames:
         where = "in the chosen time range " if (cfg.start_s or cfg.end_s is not None) else ""
         raise InputError(
-            f"{source.path} has only {len(indices)} usable frame(s) {where}; at least "
-            f"{cfg.min_frames} views of the scene are needed",
+            f"{source.path} has only {len(indices)} usable frame(s) {where}; at least {cfg.min_frames} views of the scene are needed",
             hint="record a video that moves around the scene for several seconds",
         )
     sharp_arr, steps_arr = np.array(sharp), np.array(steps)
@@ -130,27 +125,7 @@ def _from_video(ctx: StageContext, source: FramesSource):
     scale = min(1.0, cfg.max_side / max(upright_w, upright_h))
     out_w, out_h = int(round(upright_w * scale)), int(round(upright_h * scale))
     cumulative = np.cumsum(steps_arr)
-    kept: list[dict] = []
-    with ctx.timed("write"), ctx.progress("Writing keyframes", total=len(wanted)) as task:
-        for item in video.iter_frames(source.path, []):
-            if item.index not in wanted:
-                continue
-            i = wanted[item.index]
-            rgb = video.to_rgb(item.frame, info.rotation_deg)
-            name = f"images/frame_{len(kept):06d}.jpg"
-            _write_jpeg(ctx.out_dir / name, rgb, (out_w, out_h), cfg.jpeg_quality)
-            kept.append(
-                {
-                    "file": name,
-                    "source_index": int(item.index),
-                    "time_s": round(float(item.time_s), 6),
-                    "sharpness": round(float(sharp_arr[i]), 3),
-                    "motion_from_start": round(float(cumulative[i]), 6),
-                }
-            )
-            task.advance()
-            if len(kept) == len(wanted):
-                break
+    kept = _write_video_keyframes(ctx, source.path, info.rotation_deg, wanted, (out_w, out_h), sharp_arr, cumulative)
     meta = {
         "source": {
             "path": str(source.path.resolve()),
@@ -171,6 +146,34 @@ def _from_video(ctx: StageContext, source: FramesSource):
         "_all_sharpness": sharp_arr,
     }
     return meta, kept
+
+
+def _write_video_keyframes(ctx: StageContext, path: Path, rotation_deg, wanted: dict, size, sharp_arr, cumulative) -> list[dict]:
+    """Decode again and write the chosen frames (upright, resized) as JPEGs; their records."""
+    cfg = ctx.config
+    out_w, out_h = size
+    kept: list[dict] = []
+    with ctx.timed("write"), ctx.progress("Writing keyframes", total=len(wanted)) as task:
+        for item in video.iter_frames(path, []):
+            if item.index not in wanted:
+                continue
+            i = wanted[item.index]
+            rgb = video.to_rgb(item.frame, rotation_deg)
+            name = f"images/frame_{len(kept):06d}.jpg"
+            _write_jpeg(ctx.out_dir / name, rgb, (out_w, out_h), cfg.jpeg_quality)
+            kept.append(
+                {
+                    "file": name,
+                    "source_index": int(item.index),
+                    "time_s": round(float(item.time_s), 6),
+                    "sharpness": round(float(sharp_arr[i]), 3),
+                    "motion_from_start": round(float(cumulative[i]), 6),
+                }
+            )
+            task.advance()
+            if len(kept) == len(wanted):
+                break
+    return kept
 
 
 # ----------------------------------------------------------------------------- images

@@ -19,12 +19,16 @@ class MeshConfig:
     use_training_views: bool = field(default=True, metadata={"help": "fuse the training views (occlusion checked against the full render)"})
     extra_views: int = field(default=32, metadata={"help": "virtual views on a half-sphere around each object (0 = none)", "min": 0})
     extra_view_size: int = field(default=256, metadata={"help": "pixels per side of the virtual views", "min": 32})
-    alpha_threshold: float = field(default=0.5, metadata={"help": "a pixel belongs to a surface where the rendered alpha exceeds this", "min": 0.01, "max": 0.99})
+    alpha_threshold: float = field(
+        default=0.5, metadata={"help": "a pixel belongs to a surface where the rendered alpha exceeds this", "min": 0.01, "max": 0.99}
+    )
     min_component_fraction: float = field(
         default=0.05, metadata={"help": "components with less area than this share of the largest are dropped", "min": 0.0, "max": 1.0}
     )
     face_budget: int = field(default=6000, metadata={"help": "faces per object mesh after simplification", "min": 100})
-    min_gaussians: int = field(default=20, metadata={"help": "objects with fewer Gaussians get a box from their Gaussians' extent (recorded)", "min": 1})
+    min_gaussians: int = field(
+        default=20, metadata={"help": "objects with fewer Gaussians get a box from their Gaussians' extent (recorded)", "min": 1}
+    )
     min_thickness: float = field(default=0.002, metadata={"help": "flatter objects are thickened to this (metres)", "min": 1e-5})
     background: bool = field(default=True, metadata={"help": "also mesh the background (table, surroundings)"})
     background_voxel: float = field(default=0.0, metadata={"help": "TSDF voxel of the background in metres (0 = scene extent / 256)", "min": 0.0})

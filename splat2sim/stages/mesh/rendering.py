@@ -14,14 +14,16 @@ class Renders:
     depth: np.ndarray  # [C,H,W] expected camera-frame z (0 where empty)
 
 
-def load_gaussians(path):
-    """The splat as torch Gaussians (float32, CPU)."""
+def load_gaussians(path, frame=None):
+    """The splat as torch Gaussians (float32, CPU), in metres when given the MetricFrame."""
     import torch
 
     from splat2sim.io.gaussians_ply import read_gaussians_ply
     from splat2sim.render import Gaussians
 
     data = read_gaussians_ply(path)
+    if frame is not None and not frame.identity:
+        data["means"], data["log_scales"] = frame.gaussians(data["means"], data["log_scales"])
     return Gaussians(*(torch.tensor(np.ascontiguousarray(data[k]), dtype=torch.float32)
                        for k in ("means", "log_scales", "quats", "opacity_logits", "sh")))  # fmt: skip
 
@@ -48,7 +50,11 @@ def render_views(gaussians, views, backend: str, batch: int = 8, near: float = 0
             index = np.arange(start, min(views.num, start + batch))
             if gaussians.num == 0:
                 shape = (len(index), views.height, views.width)
-                rgbs.append(np.zeros(shape + (3,), np.float32)), alphas.append(np.zeros(shape, np.float32)), depths.append(np.zeros(shape, np.float32))
+                (
+                    rgbs.append(np.zeros(shape + (3,), np.float32)),
+                    alphas.append(np.zeros(shape, np.float32)),
+                    depths.append(np.zeros(shape, np.float32)),
+                )
                 continue
             out = render(gaussians, views.torch(index), backend=backend, near=near)
             rgbs.append(out.rgb.clamp(0, 1).numpy())

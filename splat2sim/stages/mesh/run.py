@@ -3,31 +3,11 @@ for unit density, a background mesh and the support-plane primitive; writes mesh
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
-from splat2sim.errors import InputError, StageError
+from splat2sim.artifacts import mesh as mesh_artifacts
+from splat2sim.artifacts import poses, segment, splat
 from splat2sim.stages.base import StageContext
-
-SCHEMA_VERSION = 1
-
-
-def read_segmentation(segment_dir: Path, count: int) -> tuple[dict, np.ndarray]:
-    """objects.json and gaussian_labels.npy, checked against the splat's Gaussian count."""
-    objects_path, labels_path = segment_dir / "objects.json", segment_dir / "gaussian_labels.npy"
-    for path in (objects_path, labels_path):
-        if not path.is_file():
-            raise InputError(f"{path} is missing", hint="re-run the segment stage (`splat2sim build --force segment`)")
-    objects = json.loads(objects_path.read_text())
-    labels = np.load(labels_path)
-    if labels.shape != (count,):
-        raise StageError(
-            f"gaussian_labels.npy has shape {labels.shape}, but the splat has {count} Gaussians",
-            hint="segment and splat are out of step: re-run segment",
-        )
-    return objects, labels.astype(np.int64)
 
 
 def support_height(objects: dict) -> tuple[float, list[str]]:
@@ -42,6 +22,7 @@ def support_height(objects: dict) -> tuple[float, list[str]]:
 
 
 def run(ctx: StageContext) -> None:
+    # long: one pass over the objects with its progress bar; the per-object work is in objects.py
     import torch
 
     from splat2sim.geometry.inertia import robust_mass_properties
@@ -59,15 +40,17 @@ def run(ctx: StageContext) -> None:
     backend, reason = resolve_backend(cfg.backend, "cpu")
     ctx.backend = backend
     ctx.metrics["backend_reason"] = reason
-    gaussians = R.load_gaussians(ctx.upstream_dir("splat") / "gaussians.ply")
-    seg, labels = read_segmentation(ctx.upstream_dir("segment"), gaussians.num)
+    metric = ctx.metric_frame()  # everything below is in metres
+    gaussians = R.load_gaussians(splat.GAUSSIANS.require(ctx.upstream_dir("splat")), metric)
+    seg = metric.objects(ctx.read(segment.OBJECTS)).to_dict()
+    labels = segment.read_labels(ctx.upstream_dir("segment"), gaussians.num).astype(np.int64)
     floor_z, notes = support_height(seg)
     for note in notes:
         ctx.warn(note)
     train = full = None
     if cfg.use_training_views:
         with ctx.timed("render_training_views"):
-            train = training_views(ctx.upstream_dir("poses"), cfg.render_max_side)
+            train = training_views(metric.cameras(ctx.read(poses.CAMERAS).to_dict()), cfg.render_max_side)
             full = R.render_views(gaussians, train, backend)
     out = ctx.out_dir
     records = []
@@ -132,13 +115,9 @@ def run(ctx: StageContext) -> None:
     plane = B.support_plane(gaussians.means.numpy()[labels < 0], floor_z, all_lo, all_hi)
     if plane["source"] != "background":
         ctx.warn(f"support plane size from {plane['source']} (too few background Gaussians on the plane)")
-    result = {
-        "schema_version": SCHEMA_VERSION,
-        "support_plane": {"normal": [0.0, 0.0, 1.0], "offset": floor_z, "size": plane["size"], "center": plane["center"]},
-        "objects": records,
-        "background": background,
-    }
-    (out / "mesh.json").write_text(json.dumps(result, indent=2) + "\n")
+    mesh_artifacts.MESH.write(out, mesh_artifacts.MeshIndex(
+        support_plane={"normal": [0.0, 0.0, 1.0], "offset": floor_z, "size": plane["size"], "center": plane["center"]},
+        objects=records, background=background))  # fmt: skip
     closed = sum(r["watertight"] for r in records)
     ctx.metrics.update({"objects": len(records), "watertight": closed, "faces": sum(r["faces"] for r in records)})
     ctx.summary += [("objects meshed", f"{len(records)} ({closed} watertight)")]

@@ -72,8 +72,7 @@ def carve(grid: Grid, view_sets: list, renders: list, alpha_threshold: float, tr
     return free.reshape(grid.shape)
 
 
-def signed_field(tsdf: np.ndarray, observed: np.ndarray, free: np.ndarray, trunc: float, grid: Grid,
-                 floor_z: float | None) -> np.ndarray:
+def signed_field(tsdf: np.ndarray, observed: np.ndarray, free: np.ndarray, trunc: float, grid: Grid, floor_z: float | None) -> np.ndarray:
     """Signed distance-like field [X,Y,Z], positive outside: the TSDF where observed, +trunc
     where carved empty, -trunc where never seen empty (inside, or hidden); cut by the
     half-space above ``floor_z``; the grid's border is outside."""

@@ -3,9 +3,7 @@ render size) and virtual views on a half-sphere around an object."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -40,9 +38,9 @@ class ViewSet:
         )
 
 
-def training_views(poses_dir: Path, max_side: int) -> ViewSet:
-    """The registered frames' cameras, scaled so the longer side is at most ``max_side``."""
-    cams = json.loads((poses_dir / "cameras.json").read_text())
+def training_views(cams: dict, max_side: int) -> ViewSet:
+    """The registered frames' cameras (poses' cameras.json as a dict), their images scaled so
+    the longer side is at most ``max_side``."""
     intrinsics_list = cams.get("cameras") or [cams["intrinsics"]]
     frames = [f for f in cams["frames"] if f.get("registered", True) and f.get("world_from_camera") is not None]
     if not frames:
@@ -77,8 +75,9 @@ def look_at(eye: np.ndarray, target: np.ndarray, up=(0.0, 0.0, 1.0)) -> np.ndarr
     return pose
 
 
-def orbit_views(center: np.ndarray, radius: float, count: int, size: int, fov_deg: float = 40.0,
-                min_elevation_deg: float = 8.0, max_elevation_deg: float = 88.0) -> ViewSet:
+def orbit_views(
+    center: np.ndarray, radius: float, count: int, size: int, fov_deg: float = 40.0, min_elevation_deg: float = 8.0, max_elevation_deg: float = 88.0
+) -> ViewSet:
     """``count`` cameras on a half-sphere (above the support plane) around a sphere of
     ``radius`` at ``center``, each framing the whole sphere; elevations and azimuths follow
     a Fibonacci spiral, so the views spread evenly for any count."""

@@ -4,13 +4,14 @@ material table. Weights are never downloaded here: a local checkpoint, or explic
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from splat2sim.errors import DependencyError, InputError, missing_package
+from splat2sim.errors import DependencyError, InputError
+
+HINT = "check physics.clip_model / clip_weights"
 
 
 @dataclass
@@ -21,47 +22,9 @@ class ClipResult:
     weights: str  # path, or "random"
 
 
-def _torchvision_shim() -> None:
-    """torchvision's only wheel here is a CUDA build whose compiled ops fail to load on the CPU
-    torch; its pure-Python parts (used by open-clip's transforms) work once the operator
-    ``torchvision::nms`` (and ``qnms``) exist. Define them (a plain CPU NMS) before importing torchvision."""
-    import torch
-
-    try:
-        torch.ops.torchvision.nms  # noqa: B018 - probing
-        return
-    except (AttributeError, RuntimeError):
-        pass
-    try:
-        lib = torch.library.Library("torchvision", "DEF")
-        lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")  # torchvision >= 0.28 registers it too
-
-        def nms(dets, scores, iou_threshold):
-            order = torch.argsort(scores, descending=True)
-            keep = []
-            while order.numel():
-                i = order[0]
-                keep.append(int(i))
-                if order.numel() == 1:
-                    break
-                rest = order[1:]
-                x1 = torch.maximum(dets[i, 0], dets[rest, 0]); y1 = torch.maximum(dets[i, 1], dets[rest, 1])  # noqa: E702
-                x2 = torch.minimum(dets[i, 2], dets[rest, 2]); y2 = torch.minimum(dets[i, 3], dets[rest, 3])  # noqa: E702
-                inter = (x2 - x1).clamp(min=0) * (y2 - y1).clamp(min=0)
-                area = lambda d: (d[..., 2] - d[..., 0]) * (d[..., 3] - d[..., 1])  # noqa: E731
-                iou = inter / (area(dets[i]) + area(dets[rest]) - inter)
-                order = rest[iou <= iou_threshold]
-            return torch.tensor(keep, dtype=torch.int64)
-
-        lib.impl("nms", nms, "CPU")
-        lib.impl("qnms", nms, "CPU")
-        _torchvision_shim.lib = lib  # keep the library object alive
-    except RuntimeError:
-        pass  # already defined by someone else
-
-
 def find_weights(model: str, weights: str | None) -> str | None:
+    from splat2sim.models import models_dir
+
     if weights:
         if weights == "random":
             return "random"
@@ -69,7 +32,7 @@ def find_weights(model: str, weights: str | None) -> str | None:
         if not path.is_file():
             raise InputError(f"CLIP weights {path} do not exist", hint="check physics.clip_weights (`splat2sim models` lists what is used)")
         return str(path)
-    root = Path(os.environ.get("SPLAT2SIM_MODELS", "~/.cache/splat2sim/models")).expanduser() / "clip"
+    root = models_dir() / "clip"
     for ext in (".safetensors", ".pt", ".bin"):
         candidate = root / f"{model}{ext}"
         if candidate.is_file():
@@ -77,28 +40,18 @@ def find_weights(model: str, weights: str | None) -> str | None:
     return None
 
 
-_MODELS: dict = {}
 _TEXT: dict = {}  # text embeddings of the material prompts, per model
 
 
 def _load(model: str, weights: str):
-    key = (model, weights)
-    if key not in _MODELS:
-        _torchvision_shim()
-        try:
-            import open_clip
-        except ImportError as exc:
-            raise missing_package("open-clip-torch", "CLIP material classification") from exc
-        import torch
+    """(net, preprocess, tokenizer) from the shared open-clip loader (and its cache)."""
+    from splat2sim.model_loading import load_clip
 
-        torch.manual_seed(0)  # 'random' weights are at least reproducible
-        try:
-            net, _, preprocess = open_clip.create_model_and_transforms(model, pretrained=None if weights == "random" else weights)
-        except Exception as exc:  # noqa: BLE001 - open-clip raises many kinds
-            raise DependencyError(f"open-clip could not load {model} from {weights}: {exc}", hint="check physics.clip_model / clip_weights") from exc
-        net.eval()
-        _MODELS[key] = (net, preprocess, open_clip.get_tokenizer(model))
-    return _MODELS[key]
+    try:
+        clip = load_clip(model, None if weights == "random" else weights, "cpu", purpose="CLIP material classification", hint=HINT)
+    except InputError as exc:  # weights that do not fit: a loading failure, as open-clip reports it
+        raise DependencyError(f"open-clip could not load {model} from {weights}: {exc.message}", hint=HINT) from exc
+    return clip.model, clip.preprocess, clip.tokenizer
 
 
 def classify(crops: list[np.ndarray], model: str, weights: str, table: dict) -> ClipResult:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 ESTIMATORS = ("vlm", "clip", "prior")
 
@@ -34,11 +33,9 @@ class PhysicsConfig:
     clip_model: str = field(default="ViT-B-32", metadata={"help": "open-clip architecture"})
     clip_weights: str | None = field(
         default=None,
-        metadata={"help": "local open-clip checkpoint (.pt/.safetensors); None: look in $SPLAT2SIM_MODELS/clip/<model>.*; 'random': untrained weights (testing only)"},
-    )
-    scale_from_sizes: Literal["auto", "never"] = field(
-        default="auto",
-        metadata={"help": "auto: when poses found no metric scale, take it from the object sizes the VLM (or priors) give"},
+        metadata={
+            "help": "local open-clip checkpoint (.pt/.safetensors); None: look in $SPLAT2SIM_MODELS/clip/<model>.*; 'random': untrained weights (testing only)"
+        },
     )
     objects: dict = field(
         default_factory=dict,

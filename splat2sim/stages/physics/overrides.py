@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 from splat2sim.errors import ConfigError
@@ -62,7 +62,9 @@ def parse(data, origin: str = "physics.objects") -> dict[str, dict]:
                 import difflib
 
                 close = difflib.get_close_matches(str(prop), KEYS, n=1)
-                raise ConfigError(f"{where}: unknown property '{prop}'", hint=(f"did you mean '{close[0]}'? " if close else "") + "keys: " + ", ".join(KEYS))
+                raise ConfigError(
+                    f"{where}: unknown property '{prop}'", hint=(f"did you mean '{close[0]}'? " if close else "") + "keys: " + ", ".join(KEYS)
+                )
             entry[prop] = _value(prop, raw, f"{where}.{prop}")
         out[str(key)] = entry
     return out
@@ -87,7 +89,9 @@ def _value(prop: str, raw, where: str):
             value = _number(raw, where)
             lo = hi = value
         if not (lo_b <= lo <= value <= hi <= hi_b) or (prop in ("mass", "density") and value <= 0):
-            raise ConfigError(f"{where}: {value:g} (range [{lo:g}, {hi:g}]) is not physical", hint=f"expected within [{lo_b:g}, {hi_b:g}] and low <= value <= high")
+            raise ConfigError(
+                f"{where}: {value:g} (range [{lo:g}, {hi:g}]) is not physical", hint=f"expected within [{lo_b:g}, {hi_b:g}] and low <= value <= high"
+            )
         return {"value": value, "range": [lo, hi]}
     if prop == "material":
         from splat2sim.stages.physics.priors import materials, normalise_material

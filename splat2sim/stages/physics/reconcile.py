@@ -137,8 +137,9 @@ class MassResult:
     notes: list[str]
 
 
-def reconcile_mass(geom: Geometry, fill: str, density: dict, thickness: dict | None, estimate: dict | None,
-                   *, extra_sigma: float = 0.0) -> MassResult:
+def reconcile_mass(
+    geom: Geometry, fill: str, density: dict, thickness: dict | None, estimate: dict | None, *, extra_sigma: float = 0.0
+) -> MassResult:
     """Combine a direct mass estimate (or none) with density x material volume."""
     mv = material_volume(geom, fill, thickness)
     rho, (rlo, rhi) = density["value"], density["range"]

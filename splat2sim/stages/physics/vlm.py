@@ -28,7 +28,9 @@ class VLMError(StageError):
     """The endpoint could not give a valid answer (after retries)."""
 
     def __init__(self, message: str, *, attempts: list[dict] | None = None, retryable: bool = True, hint: str | None = None):
-        super().__init__(message, hint=hint or "check physics.vlm_url / vlm_model and the endpoint's logs; the stage falls back to clip/prior estimates")
+        super().__init__(
+            message, hint=hint or "check physics.vlm_url / vlm_model and the endpoint's logs; the stage falls back to clip/prior estimates"
+        )
         self.attempts = attempts or []
         self.retryable = retryable
 
@@ -124,7 +126,7 @@ class ChatClient:
                 retry_after = _retry_after(exc)
                 if retry_after is not None:
                     wait = max(wait, min(retry_after, 30.0))
-            except (TimeoutError, socket.timeout) as exc:
+            except (TimeoutError, socket.timeout):
                 attempts.append(Attempt(number, "timeout", f"no answer within {self.timeout_s:g} s", time.perf_counter() - t0))
             except urllib.error.URLError as exc:
                 reason = exc.reason
@@ -135,7 +137,10 @@ class ChatClient:
             except InvalidAnswer as exc:
                 attempts.append(Attempt(number, exc.kind, self.redact(exc), time.perf_counter() - t0))
                 messages = messages[:2] + [
-                    {"role": "user", "content": f"Your previous answer was not usable: {exc}. Answer again with one JSON object only, following the schema."}
+                    {
+                        "role": "user",
+                        "content": f"Your previous answer was not usable: {exc}. Answer again with one JSON object only, following the schema.",
+                    }
                 ]
                 wait = 0.0  # the server is fine; ask again straight away
             if number <= self.retries and wait > 0:
@@ -233,7 +238,7 @@ def _ranged(answer: dict, name: str, required: bool, notes: list[str]) -> dict |
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         raw = {"value": raw}
     if not isinstance(raw, dict) or "value" not in raw:
-        raise InvalidAnswer(f"{name} must be {{\"value\": .., \"range\": [low, high]}}")
+        raise InvalidAnswer(f'{name} must be {{"value": .., "range": [low, high]}}')
     low_b, high_b = BOUNDS[name]
     value = _number(raw["value"], f"{name}.value")
     if not low_b <= value <= high_b:

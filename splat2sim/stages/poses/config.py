@@ -21,9 +21,7 @@ class PosesConfig:
     exhaustive_max_frames: int = field(
         default=40, metadata={"help": "auto matching uses exhaustive matching up to this many video keyframes", "min": 2}
     )
-    sequential_overlap: int = field(
-        default=10, metadata={"help": "sequential matching: match each frame with this many following frames", "min": 1}
-    )
+    sequential_overlap: int = field(default=10, metadata={"help": "sequential matching: match each frame with this many following frames", "min": 1})
     loop_closure_stride: int = field(
         default=5,
         metadata={
@@ -35,13 +33,9 @@ class PosesConfig:
     camera_model: Literal["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV"] = field(
         default="SIMPLE_RADIAL", metadata={"help": "COLMAP camera model estimated by SfM"}
     )
-    shared_camera: bool = field(
-        default=True, metadata={"help": "one camera (intrinsics) for all frames; false: one per frame"}
-    )
+    shared_camera: bool = field(default=True, metadata={"help": "one camera (intrinsics) for all frames; false: one per frame"})
     max_features: int = field(default=4096, metadata={"help": "SIFT features per image (before extra orientations)", "min": 256})
-    max_image_size: int = field(
-        default=0, metadata={"help": "SIFT works on images at most this large (0 = the keyframes' size)", "min": 0}
-    )
+    max_image_size: int = field(default=0, metadata={"help": "SIFT works on images at most this large (0 = the keyframes' size)", "min": 0})
     min_registered_fraction: float = field(
         default=0.5,
         metadata={"help": "fewer registered frames than this fraction is an error", "min": 0.0, "max": 1.0},
@@ -107,8 +101,7 @@ class PosesConfig:
                 raise ValueError(f"known_length must be positive, got {self.known_length}")
             if (self.known_length_cameras is None) == (self.known_length_pixels is None):
                 raise ValueError(
-                    "known_length needs exactly one of known_length_cameras ('FRAME_A,FRAME_B') "
-                    "or known_length_pixels ('FRAME:x1,y1:x2,y2')"
+                    "known_length needs exactly one of known_length_cameras ('FRAME_A,FRAME_B') or known_length_pixels ('FRAME:x1,y1:x2,y2')"
                 )
         elif self.known_length_cameras or self.known_length_pixels:
             raise ValueError("known_length_cameras / known_length_pixels need known_length (metres)")

@@ -159,22 +159,46 @@ def find_world_frame(
     forward = world_from_camera[:, :3, 2]
     up_prior = camera_up_prior(world_from_camera)
 
-    look, conditioning = look_at_point(centers, forward)
-    in_front = float(np.mean(np.einsum("ij,ij->i", look - centers, forward) > 0)) if len(centers) else 0.0
-    if conditioning > 0.02 and in_front > 0.8:
-        centre, method = look, "optical axes"
-    else:
-        depth_ok = np.zeros(len(points), bool)
-        if len(points):
-            rel = points[:, None, :] - centers[None, :, :]
-            depth_ok = (np.einsum("pcj,cj->pc", rel, forward) > 0).mean(axis=1) > 0.5
-        centre = np.median(points[depth_ok], axis=0) if depth_ok.any() else centers.mean(axis=0)
-        method = "median of the points in view"
+    centre, method = _scene_centre(points, centers, forward)
     cam_dist = float(np.median(np.linalg.norm(centers - centre, axis=1))) if len(centers) else 1.0
     cam_dist = cam_dist if cam_dist > 0 else 1.0
     threshold = threshold_fraction * cam_dist
 
     near = points[np.linalg.norm(points - centre, axis=1) < 3.0 * cam_dist]
+    candidates = _candidate_planes(near, centers, centre, cam_dist, threshold, up_prior, rng, max_tilt_deg=max_tilt_deg, max_planes=max_planes)
+    plane = _support_plane(candidates, near, centers, up_prior, threshold)
+    rotation, origin = _world_axes(plane, centre, world_from_camera)
+    return WorldFrame(rotation, origin, plane, centre, method, cam_dist)
+
+
+def _scene_centre(points: np.ndarray, centers: np.ndarray, forward: np.ndarray) -> tuple[np.ndarray, str]:
+    """Where the cameras look (step 2 of the module docstring), and how it was found."""
+    look, conditioning = look_at_point(centers, forward)
+    in_front = float(np.mean(np.einsum("ij,ij->i", look - centers, forward) > 0)) if len(centers) else 0.0
+    if conditioning > 0.02 and in_front > 0.8:
+        return look, "optical axes"
+    depth_ok = np.zeros(len(points), bool)
+    if len(points):
+        rel = points[:, None, :] - centers[None, :, :]
+        depth_ok = (np.einsum("pcj,cj->pc", rel, forward) > 0).mean(axis=1) > 0.5
+    centre = np.median(points[depth_ok], axis=0) if depth_ok.any() else centers.mean(axis=0)
+    return centre, "median of the points in view"
+
+
+def _candidate_planes(
+    near: np.ndarray,
+    centers: np.ndarray,
+    centre: np.ndarray,
+    cam_dist: float,
+    threshold: float,
+    up_prior: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    max_tilt_deg: float,
+    max_planes: int,
+) -> list[dict]:
+    """Near-horizontal planes by sequential RANSAC (step 3), each signed so that most cameras
+    are on its +normal side, with what step 4 chooses by."""
     candidates = []
     remaining = near
     min_inliers = max(20, int(0.05 * len(near)))
@@ -205,11 +229,16 @@ def find_world_frame(
             }
         )
         remaining = remaining[~mask]
+    return candidates
 
+
+def _support_plane(candidates: list[dict], near: np.ndarray, centers: np.ndarray, up_prior: np.ndarray, threshold: float) -> SupportPlane:
+    """The candidate that most cameras are above with the most inliers near the scene centre
+    (step 4); without one, the up prior through the lowest points (``found=False``)."""
     usable = [c for c in candidates if c["cameras_above"] >= 0.75 and c["centre_height"] > -3 * threshold]
     if usable:
         best = max(usable, key=lambda c: (c["inliers_near_centre"], c["inliers"]))
-        plane = SupportPlane(
+        return SupportPlane(
             normal=best["normal"],
             offset=best["offset"],
             inliers=best["inliers"],
@@ -219,22 +248,24 @@ def find_world_frame(
             cameras_above=best["cameras_above"],
             candidates=[_plain(c) for c in candidates],
         )
-    else:
-        # No plane: gravity from the cameras' up prior, the support at the lowest points.
-        heights = near @ up_prior if len(near) else np.array([0.0])
-        floor = float(np.percentile(heights, 2))
-        plane = SupportPlane(
-            normal=up_prior,
-            offset=-floor,
-            inliers=0,
-            rms=float("nan"),
-            threshold=threshold,
-            prior_angle_deg=0.0,
-            cameras_above=float(np.mean(centers @ up_prior - floor > 0)) if len(centers) else 0.0,
-            candidates=[_plain(c) for c in candidates],
-            found=False,
-        )
+    # No plane: gravity from the cameras' up prior, the support at the lowest points.
+    heights = near @ up_prior if len(near) else np.array([0.0])
+    floor = float(np.percentile(heights, 2))
+    return SupportPlane(
+        normal=up_prior,
+        offset=-floor,
+        inliers=0,
+        rms=float("nan"),
+        threshold=threshold,
+        prior_angle_deg=0.0,
+        cameras_above=float(np.mean(centers @ up_prior - floor > 0)) if len(centers) else 0.0,
+        candidates=[_plain(c) for c in candidates],
+        found=False,
+    )
 
+
+def _world_axes(plane: SupportPlane, centre: np.ndarray, world_from_camera: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """world_from_sfm rotation and the origin in SfM coordinates (step 5)."""
     z = plane.normal / np.linalg.norm(plane.normal)
     origin = centre - plane.distance(centre[None])[0] * z
     x = world_from_camera[0, :3, 0].copy() if len(world_from_camera) else np.array([1.0, 0, 0])
@@ -243,8 +274,7 @@ def find_world_frame(
         x = np.cross(z, [0.0, 1.0, 0.0]) if abs(z[1]) < 0.9 else np.cross(z, [1.0, 0.0, 0.0])
     x /= np.linalg.norm(x)
     y = np.cross(z, x)
-    rotation = np.stack([x, y, z])  # rows = world axes in SfM coordinates: world_from_sfm
-    return WorldFrame(rotation, origin, plane, centre, method, cam_dist)
+    return np.stack([x, y, z]), origin  # rows = world axes in SfM coordinates: world_from_sfm
 
 
 def _plain(candidate: dict) -> dict:

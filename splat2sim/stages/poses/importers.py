@@ -137,7 +137,9 @@ def import_colmap(model_dir: Path, frames_json: dict) -> Imported:
             intr = intrinsics_from_params(cam.model.name, cam.width, cam.height, cam.params)
         except ValueError:
             unsupported.add(cam.model.name)
-            intr = intrinsics_from_params("PINHOLE", cam.width, cam.height, [cam.focal_length_x, cam.focal_length_y, cam.principal_point_x, cam.principal_point_y])
+            intr = intrinsics_from_params(
+                "PINHOLE", cam.width, cam.height, [cam.focal_length_x, cam.focal_length_y, cam.principal_point_x, cam.principal_point_y]
+            )
         cameras.append(_rescale(intr, width, height))
     unmatched = []
     index_of_point_image: dict[int, int] = {}
@@ -292,8 +294,15 @@ def triangulate_known_poses(solved: Solved, image_dir: Path, work_dir: Path, *, 
     extraction = pycolmap.FeatureExtractionOptions()
     extraction.num_threads = threads
     extraction.sift.max_num_features = max_features
-    pycolmap.extract_features(database, image_dir, image_names=names, camera_mode=pycolmap.CameraMode.PER_IMAGE,
-                              reader_options=reader, extraction_options=extraction, device=pycolmap.Device.cpu)
+    pycolmap.extract_features(
+        database,
+        image_dir,
+        image_names=names,
+        camera_mode=pycolmap.CameraMode.PER_IMAGE,
+        reader_options=reader,
+        extraction_options=extraction,
+        device=pycolmap.Device.cpu,
+    )
     pairs = sfm.sequential_pairs(len(names), 10, 5) if len(names) > 40 else [(i, j) for i in range(len(names)) for j in range(i + 1, len(names))]
     pair_file = work_dir / "pairs.txt"
     pair_file.write_text("".join(f"{names[i]} {names[j]}\n" for i, j in pairs))

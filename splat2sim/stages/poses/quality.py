@@ -89,8 +89,7 @@ def diagnose(frames_json: dict, stats=None, solved: Solved | None = None) -> Dia
         if planar / stats.verified_pairs > ROTATION_ONLY_SHARE and "no_parallax" not in d.causes:
             d.add(
                 "rotation_only",
-                f"{planar} of {stats.verified_pairs} matched frame pairs are explained by a pure rotation "
-                "or a single plane (little parallax)",
+                f"{planar} of {stats.verified_pairs} matched frame pairs are explained by a pure rotation or a single plane (little parallax)",
                 "move the camera sideways around the scene instead of turning it on the spot; include objects at different depths",
             )
     if stats is not None and len(stats.keypoints_per_image):

@@ -12,21 +12,19 @@ support surface, metres when the scale is known):
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 
+from splat2sim.artifacts import frames as frames_artifacts
 from splat2sim.errors import InputError, StageError
 from splat2sim.stages.base import StageContext
-from splat2sim.stages.poses import gravity, quality, scale as scale_mod, sfm
+from splat2sim.stages.poses import gravity, quality, sfm
+from splat2sim.stages.poses import scale as scale_mod
 from splat2sim.stages.poses.config import parse_known_cameras, parse_known_pixels
-from splat2sim.stages.poses.solved import Solved, from_reconstruction, to_reconstruction
-
-SCHEMA_VERSION = 1
-WORLD_FRAME = "right-handed, +z up (against gravity), origin on the main support surface under the scene centre"
-PIXEL_CONVENTION = "colmap: (0, 0) is the top-left corner of the image; pixel (i, j) has its centre at (i + 0.5, j + 0.5)"
+from splat2sim.stages.poses.outputs import _write_outputs
+from splat2sim.stages.poses.solved import Solved, from_reconstruction
 
 
 @contextlib.contextmanager
@@ -47,7 +45,7 @@ def run(ctx: StageContext) -> None:
 
     cfg = ctx.config
     frames_dir = ctx.upstream_dir("frames")
-    frames_json = json.loads((frames_dir / "frames.json").read_text())
+    frames_json = ctx.read(frames_artifacts.FRAMES).to_dict()
     names = [Path(f["file"]).name for f in frames_json["frames"]]
     image_dir = frames_dir / "images"
     threads = sfm.thread_count(ctx.run_config.workers)
@@ -63,37 +61,8 @@ def run(ctx: StageContext) -> None:
         else:
             solved = _sfm(ctx, frames_json, names, image_dir, work, threads, seed)
 
-        # ------------------------------------------------------------ quality
         metrics = quality.metrics(solved)
-        registered = solved.world_from_camera()[solved.registered]
-        with ctx.timed("gravity"):
-            frame = gravity.find_world_frame(
-                solved.points,
-                registered,
-                threshold_fraction=cfg.plane_threshold,
-                max_tilt_deg=cfg.max_plane_tilt_deg,
-                seed=seed,
-            )
-        ratio = quality.baseline_ratio(solved, frame.camera_distance)
-        metrics["baseline_ratio"] = round(ratio, 4)
-        if imported is None and ratio < quality.MIN_BASELINE_RATIO:
-            cause, hint = quality.failure_text(quality.diagnose(frames_json))
-            raise StageError(
-                f"no parallax: the camera centres span only {100 * ratio:.2f} % of the distance to the scene, "
-                f"too little to measure depth ({cause})",
-                hint="walk the camera around the scene (an arc of 90 degrees or more); a camera that stays in place gives no depth",
-            )
-        if not frame.plane.found:
-            ctx.fallback(
-                "gravity",
-                "the cameras' mean up direction, with the support surface at the lowest points",
-                "no near-horizontal plane with most cameras above it was found in the sparse points",
-            )
-        elif frame.plane.prior_angle_deg > 20:
-            ctx.warn(
-                f"the support plane is tilted {frame.plane.prior_angle_deg:.0f} degrees from the cameras' mean up "
-                "direction: check that +z points up (a capture filmed looking straight down can cause this)"
-            )
+        frame = _world_frame(ctx, solved, frames_json, imported, metrics, seed)
 
         # ------------------------------------------------------------ scale
         with ctx.timed("scale"):
@@ -109,7 +78,45 @@ def run(ctx: StageContext) -> None:
             _write_outputs(ctx, solved, frames_json, frame, estimate, checks, s, R, t, imported, metrics)
     shutil.rmtree(work, ignore_errors=True)
 
-    # ------------------------------------------------------------ record
+    _record(ctx, metrics, estimate, frame, s, imported)
+
+
+def _world_frame(ctx, solved: Solved, frames_json, imported, metrics: dict, seed: int):
+    """Gravity, support plane and origin from the sparse points; fails without parallax."""
+    cfg = ctx.config
+    registered = solved.world_from_camera()[solved.registered]
+    with ctx.timed("gravity"):
+        frame = gravity.find_world_frame(
+            solved.points,
+            registered,
+            threshold_fraction=cfg.plane_threshold,
+            max_tilt_deg=cfg.max_plane_tilt_deg,
+            seed=seed,
+        )
+    ratio = quality.baseline_ratio(solved, frame.camera_distance)
+    metrics["baseline_ratio"] = round(ratio, 4)
+    if imported is None and ratio < quality.MIN_BASELINE_RATIO:
+        cause, hint = quality.failure_text(quality.diagnose(frames_json))
+        raise StageError(
+            f"no parallax: the camera centres span only {100 * ratio:.2f} % of the distance to the scene, too little to measure depth ({cause})",
+            hint="walk the camera around the scene (an arc of 90 degrees or more); a camera that stays in place gives no depth",
+        )
+    if not frame.plane.found:
+        ctx.fallback(
+            "gravity",
+            "the cameras' mean up direction, with the support surface at the lowest points",
+            "no near-horizontal plane with most cameras above it was found in the sparse points",
+        )
+    elif frame.plane.prior_angle_deg > 20:
+        ctx.warn(
+            f"the support plane is tilted {frame.plane.prior_angle_deg:.0f} degrees from the cameras' mean up "
+            "direction: check that +z points up (a capture filmed looking straight down can cause this)"
+        )
+    return frame
+
+
+def _record(ctx, metrics: dict, estimate, frame, s: float, imported) -> None:
+    cfg = ctx.config
     metrics.update(
         {
             "scale_source": estimate.source if estimate.scale is not None else "unknown",
@@ -184,9 +191,12 @@ def _sfm(ctx, frames_json, names, image_dir, work, threads, seed) -> Solved:
     fraction = registered / len(names)
     if result.reconstruction is None or fraction < cfg.min_registered_fraction:
         cause, hint = quality.failure_text(quality.diagnose(frames_json, stats))
-        what = "no reconstruction could be started" if result.reconstruction is None else (
-            f"only {registered} of {len(names)} keyframes could be registered "
-            f"(poses.min_registered_fraction = {cfg.min_registered_fraction:.2f})"
+        what = (
+            "no reconstruction could be started"
+            if result.reconstruction is None
+            else (
+                f"only {registered} of {len(names)} keyframes could be registered (poses.min_registered_fraction = {cfg.min_registered_fraction:.2f})"
+            )
         )
         raise StageError(f"structure from motion failed: {what}. Likely cause: {cause}", hint=hint)
     solved = from_reconstruction(result.reconstruction, names)
@@ -195,10 +205,7 @@ def _sfm(ctx, frames_json, names, image_dir, work, threads, seed) -> Solved:
     if fraction < cfg.warn_registered_fraction:
         cause, hint = quality.failure_text(quality.diagnose(frames_json, stats, solved))
         missing = [solved.names[i] for i in np.flatnonzero(~solved.registered)][:6]
-        ctx.warn(
-            f"only {registered} of {len(names)} keyframes were registered (e.g. {', '.join(missing)}); "
-            f"likely cause: {cause}; fix: {hint}"
-        )
+        ctx.warn(f"only {registered} of {len(names)} keyframes were registered (e.g. {', '.join(missing)}); likely cause: {cause}; fix: {hint}")
     return solved
 
 
@@ -294,132 +301,36 @@ def _scale(ctx, solved: Solved, frame, frames_json, image_dir, imported):
     if chosen is None and imported is not None and cfg.import_metric:
         chosen = scale_mod.ScaleEstimate(1.0, "imported_metric", {"from": str(imported.path)})
     if chosen is None:
-        asked = [c["source"] for c in checks]
-        if asked:
+        if checks:
             ctx.fallback("metric scale", "unknown scale (SfM units)", "; ".join(str(c["problem"]) for c in checks))
-        else:
+        seen = _unsized_marker(cfg, [image_dir / n for n in solved.names]) if cfg.marker_size is None else None
+        if seen:
+            checks.append({"source": "marker", "scale": None, "problem": "a marker is visible but poses.marker_size is not set", **seen})
+            ctx.warn(
+                f"a marker ({seen['dictionary']}, id {', '.join(map(str, seen['ids']))}) is visible in {seen['keyframes']} of "
+                f"{seen['looked_at']} keyframes looked at, but its size was not given, so it cannot set the scale: pass "
+                "--marker-size SIDE_IN_METRES (the black square's side), or --set poses.marker_size=..."
+            )
+        elif not checks:
             ctx.warn(
                 "metric scale is unknown: the world is in arbitrary SfM units. Put an ArUco marker in the scene and set "
-                "poses.marker_size, or give poses.known_length (later stages may estimate scale from object sizes)"
+                "poses.marker_size, or give poses.known_length (the scale stage estimates it from object sizes)"
             )
         chosen = scale_mod.ScaleEstimate(None, "unknown", {})
     return chosen, checks
 
 
-# ----------------------------------------------------------------------------- outputs
-def _r(a, nd=8):
-    return np.round(np.asarray(a, float), nd).tolist()
-
-
-def _write_outputs(ctx, solved: Solved, frames_json, frame, estimate, checks, s, R, t, imported, metrics):
-    out = ctx.out_dir
-    metric = estimate.scale is not None
-    units = "metres" if metric else "unknown (SfM units)"
-    wfc = solved.world_from_camera()
-    cameras_json = {
-        "schema_version": SCHEMA_VERSION,
-        "world_frame": WORLD_FRAME,
-        "units": units,
-        "camera_axes": "opencv: x right, y down, z forward",
-        "pixel_convention": PIXEL_CONVENTION,
-        "intrinsics": _intr(solved.cameras[int(np.bincount(solved.camera_index).argmax())]),
-        "cameras": [_intr(c) for c in solved.cameras],
-        "frames": [
-            {
-                "file": f["file"],
-                "registered": bool(solved.registered[i]),
-                "camera": int(solved.camera_index[i]),
-                "world_from_camera": _r(wfc[i]) if solved.registered[i] else None,
-            }
-            for i, f in enumerate(frames_json["frames"])
-        ],
-    }
-    (out / "cameras.json").write_text(json.dumps(cameras_json, indent=1) + "\n")
-
-    sparse = out / "sparse"
-    sparse.mkdir()
-    rec = solved.reconstruction if solved.reconstruction is not None else to_reconstruction(solved)
-    rec.write(str(sparse))
-    write_ply(out / "points3d.ply", solved.points, solved.colors)
-
-    plane = frame.plane
-    sim = np.eye(4)
-    sim[:3, :3] = s * R
-    sim[:3, 3] = t
-    world = {
-        "schema_version": SCHEMA_VERSION,
-        "world_frame": WORLD_FRAME,
-        "up_axis": "+z",
-        "units": units,
-        "scale_source": estimate.source if metric else "unknown",
-        "sim_from_sfm": {
-            "scale": float(s),
-            "rotation": _r(R, 10),
-            "translation": _r(t, 10),
-            "matrix": _r(sim, 10),
-            "meaning": "x_sim = scale * rotation @ x_sfm + translation; the sfm frame is COLMAP's (or the import's) world",
-        },
-        "support_plane": {
-            "found": plane.found,
-            "method": "RANSAC on the sparse points, near-horizontal under the cameras' up prior, cameras above"
-            if plane.found
-            else "no plane: the cameras' mean up direction, support at the 2nd percentile of point heights",
-            "normal_sfm": _r(plane.normal),
-            "offset_sfm": float(plane.offset),
-            "plane_sim": "z = 0",
-            "inliers": plane.inliers,
-            "points_considered": int(len(solved.points)),
-            "rms": float(plane.rms * s) if np.isfinite(plane.rms) else None,
-            "inlier_threshold": float(plane.threshold * s),
-            "cameras_above": plane.cameras_above,
-            "angle_to_camera_up_deg": plane.prior_angle_deg,
-            "candidates": plane.candidates,
-        },
-        "origin": {
-            "method": f"scene centre ({frame.scene_centre_method}) projected onto the support plane",
-            "scene_centre_sim": _r(s * R @ frame.scene_centre_sfm + t),
-            "camera_distance": float(frame.camera_distance * s),
-        },
-        "scale": {"value": float(s) if metric else None, "source": estimate.source if metric else "unknown", **_plain(estimate.detail)},
-        "scale_checks": _plain(checks),
-        "sparse_model_frame": "final world frame (sim)",
-        "quality": metrics,
-    }
-    if imported is not None:
-        world["imported"] = {"kind": imported.kind, "path": str(imported.path), "matched": imported.matched, **_plain(imported.notes)}
-    (out / "world.json").write_text(json.dumps(world, indent=1) + "\n")
-
-
-def _intr(intr: dict) -> dict:
-    return {k: intr[k] for k in ("model", "width", "height", "fx", "fy", "cx", "cy", "distortion", "params")}
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, (np.floating, float)):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
-def write_ply(path: Path, points: np.ndarray, colors: np.ndarray) -> None:
-    """Binary little-endian PLY: float x, y, z; uchar red, green, blue."""
-    n = len(points)
-    data = np.zeros(n, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1"), ("green", "u1"), ("blue", "u1")])
-    if n:
-        data["x"], data["y"], data["z"] = points[:, 0], points[:, 1], points[:, 2]
-        data["red"], data["green"], data["blue"] = colors[:, 0], colors[:, 1], colors[:, 2]
-    header = (
-        "ply\nformat binary_little_endian 1.0\ncomment splat2sim poses: sparse points, final world frame\n"
-        f"element vertex {n}\nproperty float x\nproperty float y\nproperty float z\n"
-        "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n"
-    )
-    with open(path, "wb") as handle:
-        handle.write(header.encode("ascii"))
-        handle.write(data.tobytes())
+def _unsized_marker(cfg, paths: list) -> dict | None:
+    """Markers seen in up to 12 keyframes spread over the capture (the configured dictionary,
+    or the common ones when it is the default), so an unused marker is never silent."""
+    picks = [paths[int(i)] for i in np.unique(np.linspace(0, len(paths) - 1, min(12, len(paths))).round())] if paths else []
+    dictionary = "auto" if cfg.marker_dictionary == "DICT_4X4_50" else cfg.marker_dictionary
+    try:
+        name, found = scale_mod.detect_markers(picks, dictionary)
+    except ValueError:
+        return None  # an unknown dictionary name is reported where the marker is used
+    hits = [f for f in found if f]
+    if not hits:
+        return None
+    ids = sorted({i for f in hits for i in f})
+    return {"dictionary": name, "ids": ids, "keyframes": len(hits), "looked_at": len(picks)}

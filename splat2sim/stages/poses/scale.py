@@ -208,9 +208,7 @@ def marker_scale(
             if s > 0:
                 pair_scales.append(marker_size / s)
     if not sides_all:
-        return ScaleEstimate(
-            None, "marker", detail, "the marker was seen in fewer than two registered keyframes, so it cannot be triangulated"
-        )
+        return ScaleEstimate(None, "marker", detail, "the marker was seen in fewer than two registered keyframes, so it cannot be triangulated")
     side = float(np.median(sides_all))
     scale = marker_size / side
     spread = float(np.median(np.abs(np.asarray(pair_scales) / scale - 1))) if pair_scales else float("nan")
@@ -262,9 +260,7 @@ def known_length_cameras(solved: Solved, a: int, b: int, length: float) -> Scale
     )
 
 
-def known_length_pixels(
-    solved: Solved, frame: int, pa, pb, length: float, plane_normal: np.ndarray, plane_offset: float
-) -> ScaleEstimate:
+def known_length_pixels(solved: Solved, frame: int, pa, pb, length: float, plane_normal: np.ndarray, plane_offset: float) -> ScaleEstimate:
     """Two pixels (COLMAP convention) of one keyframe on the support plane."""
     if not solved.registered[frame]:
         return ScaleEstimate(None, "known_length", {}, f"keyframe {solved.names[frame]} is not registered")

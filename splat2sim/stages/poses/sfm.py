@@ -89,6 +89,48 @@ def reconstruct(
         return time.perf_counter()
 
     t = step("features")
+    _extract_features(
+        pycolmap,
+        database,
+        image_dir,
+        names,
+        camera_model=camera_model,
+        shared_camera=shared_camera,
+        max_features=max_features,
+        max_image_size=max_image_size,
+        threads=threads,
+    )
+    timings["features"] = round(time.perf_counter() - t, 3)
+
+    t = step("matching")
+    used = choose_matching(matching, len(names), source_kind, exhaustive_max_frames)
+    pair_count = _match(pycolmap, database, work_dir, names, used, overlap=overlap, loop_stride=loop_stride, threads=threads, seed=seed)
+    timings["matching"] = round(time.perf_counter() - t, 3)
+
+    if before_mapping is not None:
+        before_mapping(database, used)
+    t = step("mapping")
+    models = _map(pycolmap, database, image_dir, work_dir, threads=threads, seed=seed)
+    timings["mapping"] = round(time.perf_counter() - t, 3)
+    best = None
+    if models:
+        best = max(models.values(), key=lambda r: (r.num_reg_images(), r.num_points3D()))
+    return SfmResult(best, len(models), used, pair_count, database, timings)
+
+
+def _extract_features(
+    pycolmap,
+    database: Path,
+    image_dir: Path,
+    names: list[str],
+    *,
+    camera_model: str,
+    shared_camera: bool,
+    max_features: int,
+    max_image_size: int,
+    threads: int,
+) -> None:
+    """SIFT keypoints and descriptors of every image into the database (on the CPU)."""
     reader = pycolmap.ImageReaderOptions()
     reader.camera_model = camera_model
     extraction = pycolmap.FeatureExtractionOptions()
@@ -104,32 +146,30 @@ def reconstruct(
         extraction_options=extraction,
         device=pycolmap.Device.cpu,
     )
-    timings["features"] = round(time.perf_counter() - t, 3)
 
-    t = step("matching")
-    used = choose_matching(matching, len(names), source_kind, exhaustive_max_frames)
+
+def _match(pycolmap, database: Path, work_dir: Path, names: list[str], used: str, *, overlap: int, loop_stride: int, threads: int, seed: int) -> int:
+    """Match and verify image pairs (all of them, or ``sequential_pairs``); returns how many pairs."""
     match_options = pycolmap.FeatureMatchingOptions()
     match_options.num_threads = threads
     verification = pycolmap.TwoViewGeometryOptions()
     verification.ransac.random_seed = seed
     if used == "exhaustive":
         pycolmap.match_exhaustive(database, matching_options=match_options, verification_options=verification, device=pycolmap.Device.cpu)
-        pair_count = len(names) * (len(names) - 1) // 2
-    else:
-        pairs = sequential_pairs(len(names), overlap, loop_stride)
-        pair_file = work_dir / "pairs.txt"
-        pair_file.write_text("".join(f"{names[i]} {names[j]}\n" for i, j in pairs))
-        pairing = pycolmap.ImportedPairingOptions()
-        pairing.match_list_path = pair_file
-        pycolmap.match_image_pairs(
-            database, matching_options=match_options, pairing_options=pairing, verification_options=verification, device=pycolmap.Device.cpu
-        )
-        pair_count = len(pairs)
-    timings["matching"] = round(time.perf_counter() - t, 3)
+        return len(names) * (len(names) - 1) // 2
+    pairs = sequential_pairs(len(names), overlap, loop_stride)
+    pair_file = work_dir / "pairs.txt"
+    pair_file.write_text("".join(f"{names[i]} {names[j]}\n" for i, j in pairs))
+    pairing = pycolmap.ImportedPairingOptions()
+    pairing.match_list_path = pair_file
+    pycolmap.match_image_pairs(
+        database, matching_options=match_options, pairing_options=pairing, verification_options=verification, device=pycolmap.Device.cpu
+    )
+    return len(pairs)
 
-    if before_mapping is not None:
-        before_mapping(database, used)
-    t = step("mapping")
+
+def _map(pycolmap, database: Path, image_dir: Path, work_dir: Path, *, threads: int, seed: int) -> dict:
+    """Incremental mapping (seeded); the models it made, by index."""
     options = pycolmap.IncrementalPipelineOptions()
     options.num_threads = threads
     options.random_seed = seed
@@ -138,12 +178,7 @@ def reconstruct(
     options.min_model_size = 3
     model_dir = work_dir / "models"
     model_dir.mkdir(exist_ok=True)
-    models = pycolmap.incremental_mapping(database, image_dir, model_dir, options=options)
-    timings["mapping"] = round(time.perf_counter() - t, 3)
-    best = None
-    if models:
-        best = max(models.values(), key=lambda r: (r.num_reg_images(), r.num_points3D()))
-    return SfmResult(best, len(models), used, pair_count, database, timings)
+    return pycolmap.incremental_mapping(database, image_dir, model_dir, options=options)
 
 
 # ----------------------------------------------------------------------------- database stats

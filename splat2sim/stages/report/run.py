@@ -6,34 +6,53 @@ Images are files beside index.html; nothing is fetched from the network."""
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 import numpy as np
 
+from splat2sim.artifacts import check as check_artifacts
+from splat2sim.artifacts import export as export_artifacts
 from splat2sim.stages.base import StageContext
 from splat2sim.workspace import layout
 
 
 def _cameras(ctx: StageContext, count: int) -> list[dict]:
-    cams = json.loads((ctx.upstream_dir("poses") / "cameras.json").read_text())
-    intr = cams.get("cameras") or [cams["intrinsics"]]
-    frames = [f for f in cams["frames"] if f.get("registered", True) and f.get("world_from_camera") is not None]
+    """Keyframe cameras in the exported scene's metric frame (export/cameras.json)."""
+    cams = ctx.read(export_artifacts.CAMERAS)
+    intr = cams.cameras or [cams.intrinsics]
+    frames = cams.frames
     picks = np.linspace(0, len(frames) - 1, min(count, len(frames))).round().astype(int) if frames else []
     out = []
     for i in picks:
         f = frames[int(i)]
         k = intr[f.get("camera", 0)]
-        out.append({"file": f["file"], "world_from_camera": f["world_from_camera"], "fx": k["fx"], "fy": k["fy"],
-                    "cx": k["cx"], "cy": k["cy"], "width": k["width"], "height": k["height"]})
+        out.append(
+            {
+                "file": f["file"],
+                "world_from_camera": f["world_from_camera"],
+                "fx": k["fx"],
+                "fy": k["fy"],
+                "cx": k["cx"],
+                "cy": k["cy"],
+                "width": k["width"],
+                "height": k["height"],
+            }
+        )
     return out
 
 
 def _scaled(cam: dict, max_side: int) -> dict:
     s = min(1.0, max_side / max(cam["width"], cam["height"]))
     w, h = int(round(cam["width"] * s)) // 2 * 2, int(round(cam["height"] * s)) // 2 * 2
-    return {**cam, "fx": cam["fx"] * w / cam["width"], "fy": cam["fy"] * h / cam["height"], "cx": cam["cx"] * w / cam["width"],
-            "cy": cam["cy"] * h / cam["height"], "width": w, "height": h}
+    return {
+        **cam,
+        "fx": cam["fx"] * w / cam["width"],
+        "fy": cam["fy"] * h / cam["height"],
+        "cx": cam["cx"] * w / cam["width"],
+        "cy": cam["cy"] * h / cam["height"],
+        "width": w,
+        "height": h,
+    }
 
 
 def _splat_renders(ctx: StageContext, cams: list[dict]) -> tuple[list[np.ndarray], str]:
@@ -42,14 +61,18 @@ def _splat_renders(ctx: StageContext, cams: list[dict]) -> tuple[list[np.ndarray
     from splat2sim.io.gaussians_ply import read_gaussians_ply
     from splat2sim.render import Cameras, Gaussians, render, resolve_backend
 
-    data = read_gaussians_ply(ctx.upstream_dir("splat") / "gaussians.ply")
+    data = read_gaussians_ply(ctx.upstream_dir("export") / "assets" / "gaussians.ply")  # the metric splat
     g = Gaussians(*(torch.tensor(data[k]) for k in ("means", "log_scales", "quats", "opacity_logits", "sh")))
     backend, _ = resolve_backend(ctx.config.splat_backend, "cpu")
     out = []
     with torch.no_grad():
         for c in cams:
-            cam = Cameras(torch.tensor(np.asarray([c["world_from_camera"]]), dtype=torch.float32),
-                          torch.tensor([[c["fx"], c["fy"], c["cx"], c["cy"]]], dtype=torch.float32), c["width"], c["height"])
+            cam = Cameras(
+                torch.tensor(np.asarray([c["world_from_camera"]]), dtype=torch.float32),
+                torch.tensor([[c["fx"], c["fy"], c["cx"], c["cy"]]], dtype=torch.float32),
+                c["width"],
+                c["height"],
+            )
             rgb = render(g, cam, backend=backend).rgb[0].clamp(0, 1).numpy()
             out.append((rgb * 255).astype(np.uint8))
     return out, backend
@@ -64,8 +87,8 @@ def _settled_model(scene_dir: Path, report: dict):
     data = mujoco.MjData(model)
     for name, b in report.get("simulators", {}).get("mujoco", {}).get("bodies", {}).items():
         adr = model.jnt_qposadr[model.body(name).jntadr[0]]
-        data.qpos[adr:adr + 3] = b["final_position"]
-        data.qpos[adr + 3:adr + 7] = b["final_quaternion"]
+        data.qpos[adr : adr + 3] = b["final_position"]
+        data.qpos[adr + 3 : adr + 7] = b["final_quaternion"]
     mujoco.mj_forward(model, data)
     return model, data
 
@@ -81,9 +104,9 @@ def _write(path: Path, rgb: np.ndarray) -> str:
 def _records(ctx: StageContext) -> list[dict]:
     out = []
     for name in layout.STAGE_ORDER:
-        path = ctx.workspace.stage_dir(name) / layout.RECORD_NAME
-        if path.is_file():
-            out.append(json.loads(path.read_text()))
+        record = ctx.workspace.read_record(name)
+        if record is not None:
+            out.append(record.to_json())
     return out
 
 
@@ -109,7 +132,7 @@ def run(ctx: StageContext) -> None:
     out = ctx.out_dir / "report"
     images = out / "images"
     images.mkdir(parents=True)
-    check = json.loads((ctx.upstream_dir("check") / "check.json").read_text())
+    check = ctx.read(check_artifacts.CHECK).to_dict()
     scene_dir = (ctx.upstream_dir("check") / check["scene"]).resolve().parent
     scene = load_scene(scene_dir / "scene.json")
     cams = [_scaled(c, cfg.max_side) for c in _cameras(ctx, cfg.views)]
@@ -128,53 +151,47 @@ def run(ctx: StageContext) -> None:
     for k, c in enumerate(cams):
         photo = cv2.imread(str(ctx.upstream_dir("frames") / c["file"]))
         photo = cv2.cvtColor(cv2.resize(photo, (c["width"], c["height"]), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-        names = [_write(images / f"view{k}_photo.jpg", photo), _write(images / f"view{k}_splat.jpg", splats[k]),
-                 _write(images / f"view{k}_mujoco.jpg", sims[k]), _write(images / f"view{k}_hulls.jpg", hulls[k])]
+        names = [
+            _write(images / f"view{k}_photo.jpg", photo),
+            _write(images / f"view{k}_splat.jpg", splats[k]),
+            _write(images / f"view{k}_mujoco.jpg", sims[k]),
+            _write(images / f"view{k}_hulls.jpg", hulls[k]),
+        ]
         caps = [f"keyframe {html.escape(c['file'])}", f"splat ({backend})", "MuJoCo, settled 2 s", "collision hulls"]
-        view_html.append('<div class="views">' + "".join(
-            f'<figure><img src="images/{n}" alt="{html.escape(cap)}"><figcaption>{cap}</figcaption></figure>' for n, cap in zip(names, caps)) + "</div>")
-    # objects table
-    sim_bodies = {s: v.get("bodies", {}) for s, v in check.get("simulators", {}).items()}
-    rows = []
-    import trimesh
+        view_html.append(
+            '<div class="views">'
+            + "".join(
+                f'<figure><img src="images/{n}" alt="{html.escape(cap)}"><figcaption>{cap}</figcaption></figure>' for n, cap in zip(names, caps)
+            )
+            + "</div>"
+        )
+    objects = _objects_table(ctx, scene, check)
+    stage_rows, warn_items = _stage_rows(ctx)
+    page = _page(ctx.workspace.read_meta(), scene, check, scene_dir, view_html, objects, stage_rows, warn_items)
+    (out / "index.html").write_text(page)
+    ctx.metrics.update({"views": len(cams), "images": len(list(images.iterdir())), "splat_backend": backend})
+    ctx.summary.append(("report", str(ctx.workspace.stage_dir("report") / "report" / "index.html")))
 
-    for b in scene.bodies:
-        pts = np.concatenate([np.asarray(trimesh.load(scene.asset(h), process=False, force="mesh").vertices) for h in b.collision]) * b.scale
-        size = np.ptp(pts, axis=0) * 100
-        res = []
-        for s, bodies in sim_bodies.items():
-            r = bodies.get(b.name)
-            if r:
-                cls = "ok" if r["settled"] and r.get("at_filmed_pose", True) else "bad"
-                res.append(f'<span class="{cls}">{s}: {r["drift_from_filmed_mm"]:.2f} mm, {r["rotation_from_filmed_deg"]:.2f}&deg;, '
-                           f'pen. {r["penetration_mm"]:.2f} mm</span>')
-        warnings = [w for rec in _records(ctx) for w in rec.get("warnings", []) if b.name in w or b.id in w]
-        src = b.physics_source
-        rows.append([f"<b>{html.escape(b.label)}</b><br><code>{b.name}</code>", " x ".join(f"{v:.1f}" for v in size) + " cm",
-                     f"{b.inertial['mass']:.3f}", f"{b.contact['friction']:.2f}", f"{b.contact['restitution']:.2f}", str(len(b.collision)),
-                     html.escape(f"{src.get('source')} ({src.get('material')}, confidence {src.get('confidence')})"),
-                     "<br>".join(res), "<br>".join(html.escape(w) for w in warnings) or "-"])
-    objects = _table(["object", "size", "mass (kg)", "friction", "restitution", "hulls", "physics source", "after 2 s (from filmed pose)", "warnings"], rows)
-    # stages
-    stage_rows, warn_items = [], []
-    for rec in _records(ctx):
-        t = rec.get("timings") or {}
-        stage_rows.append([rec["stage"], str(rec.get("stage_version")), html.escape(str(rec.get("backend") or "")),
-                           f"{t.get('seconds', 0):.2f}", str(len(rec.get("warnings", []))), str(len(rec.get("fallbacks", [])))])
-        for f in rec.get("fallbacks", []):
-            warn_items.append(f"<li><b>{rec['stage']}</b> fallback: {html.escape(f['what'])} &rarr; {html.escape(f['used'])} ({html.escape(f['why'])})</li>")
-        for w in rec.get("warnings", []):
-            warn_items.append(f"<li><b>{rec['stage']}</b>: {html.escape(w)}</li>")
-    for w in ctx.warnings:
-        warn_items.append(f"<li><b>report</b>: {html.escape(w)}</li>")
-    repairs = "".join(f"<li><code>{html.escape(r['body'])}</code> {html.escape(r['kind'])}: {html.escape(r['why'])} &rarr; {html.escape(r.get('how', ''))}</li>"
-                      for r in check.get("repairs", [])) or "<li>none</li>"
-    status = '<span class="ok">every object rests</span>' if check.get("all_settled") else f'<span class="bad">not settled: {html.escape(", ".join(check.get("unsettled", [])))}</span>'
+
+def _page(meta: dict, scene, check: dict, scene_dir, view_html: list[str], objects: str, stage_rows, warn_items) -> str:
+    """The report's HTML: self-contained but for the images beside it."""
+    repairs = (
+        "".join(
+            f"<li><code>{html.escape(r['body'])}</code> {html.escape(r['kind'])}: {html.escape(r['why'])} &rarr; {html.escape(r.get('how', ''))}</li>"
+            for r in check.get("repairs", [])
+        )
+        or "<li>none</li>"
+    )
+    status = (
+        '<span class="ok">every object rests</span>'
+        if check.get("all_settled") and scene.bodies
+        else '<span class="bad">no object was found: the scene is only the support surface</span>'
+        if not scene.bodies
+        else f'<span class="bad">not settled: {html.escape(", ".join(check.get("unsettled", [])))}</span>'
+    )
     usd = check.get("usd", {})
     sdf = check.get("sdf", {})
-    meta_path = ctx.workspace.root / layout.WORKSPACE_META
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    page = f"""<!DOCTYPE html>
+    return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>splat2sim report</title><style>{CSS}</style></head>
 <body>
 <h1>splat2sim report</h1>
@@ -196,6 +213,68 @@ def run(ctx: StageContext) -> None:
 </ul>
 </body></html>
 """
-    (out / "index.html").write_text(page)
-    ctx.metrics.update({"views": len(cams), "images": len(list(images.iterdir())), "splat_backend": backend})
-    ctx.summary.append(("report", str(ctx.workspace.stage_dir("report") / "report" / "index.html")))
+
+
+def _objects_table(ctx: StageContext, scene, check: dict) -> str:
+    """Size, physics and how each object settled in each simulator, with its warnings."""
+    sim_bodies = {s: v.get("bodies", {}) for s, v in check.get("simulators", {}).items()}
+    rows = []
+    import trimesh
+
+    for b in scene.bodies:
+        pts = np.concatenate([np.asarray(trimesh.load(scene.asset(h), process=False, force="mesh").vertices) for h in b.collision]) * b.scale
+        size = np.ptp(pts, axis=0) * 100
+        res = []
+        for s, bodies in sim_bodies.items():
+            r = bodies.get(b.name)
+            if r:
+                cls = "ok" if r["settled"] and r.get("at_filmed_pose", True) else "bad"
+                res.append(
+                    f'<span class="{cls}">{s}: {r["drift_from_filmed_mm"]:.2f} mm, {r["rotation_from_filmed_deg"]:.2f}&deg;, '
+                    f"pen. {r['penetration_mm']:.2f} mm</span>"
+                )
+        warnings = [w for rec in _records(ctx) for w in rec.get("warnings", []) if b.name in w or b.id in w]
+        src = b.physics_source
+        rows.append(
+            [
+                f"<b>{html.escape(b.label)}</b><br><code>{b.name}</code>",
+                " x ".join(f"{v:.1f}" for v in size) + " cm",
+                f"{b.inertial['mass']:.3f}",
+                f"{b.contact['friction']:.2f}",
+                f"{b.contact['restitution']:.2f}",
+                str(len(b.collision)),
+                html.escape(f"{src.get('source')} ({src.get('material')}, confidence {src.get('confidence')})"),
+                "<br>".join(res),
+                "<br>".join(html.escape(w) for w in warnings) or "-",
+            ]
+        )
+    objects = _table(
+        ["object", "size", "mass (kg)", "friction", "restitution", "hulls", "physics source", "after 2 s (from filmed pose)", "warnings"], rows
+    )
+    return objects
+
+
+def _stage_rows(ctx: StageContext) -> tuple[list[list[str]], list[str]]:
+    """A row per stage record, and every warning and fallback as a list item."""
+    stage_rows, warn_items = [], []
+    for rec in _records(ctx):
+        t = rec.get("timings") or {}
+        stage_rows.append(
+            [
+                rec["stage"],
+                str(rec.get("stage_version")),
+                html.escape(str(rec.get("backend") or "")),
+                f"{t.get('seconds', 0):.2f}",
+                str(len(rec.get("warnings", []))),
+                str(len(rec.get("fallbacks", []))),
+            ]
+        )
+        for f in rec.get("fallbacks", []):
+            warn_items.append(
+                f"<li><b>{rec['stage']}</b> fallback: {html.escape(f['what'])} &rarr; {html.escape(f['used'])} ({html.escape(f['why'])})</li>"
+            )
+        for w in rec.get("warnings", []):
+            warn_items.append(f"<li><b>{rec['stage']}</b>: {html.escape(w)}</li>")
+    for w in ctx.warnings:
+        warn_items.append(f"<li><b>report</b>: {html.escape(w)}</li>")
+    return stage_rows, warn_items

@@ -3,23 +3,15 @@ vocabulary, probabilities averaged over the views."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from splat2sim.errors import ConfigError, InputError
+from splat2sim.errors import ConfigError
+from splat2sim.model_loading import ClipModel
 
 PROMPT = "a photo of a {}."
-
-
-@dataclass
-class ClipBundle:
-    model: object
-    preprocess: object
-    tokenizer: object
-    device: str = "cpu"
-    info: dict = field(default_factory=dict)
 
 
 def find_weights(cfg):
@@ -44,23 +36,12 @@ def missing_reason(cfg) -> str:
     return f"no open-clip {cfg.clip_model} weights in {M.models_dir()}; `splat2sim models download {names[0]}` fetches them"
 
 
-def load_clip(arch: str, weights: Path | None, device: str = "cpu") -> ClipBundle:
+def load_clip(arch: str, weights: Path | None, device: str = "cpu") -> ClipModel:
     """open-clip ``arch`` with ``weights`` (state dict, loaded weights_only / safetensors);
     ``weights=None`` gives randomly initialised weights (tests)."""
-    from splat2sim import models as M
+    from splat2sim.model_loading import load_clip as load
 
-    oc = M.require("open_clip", "open-clip labels")
-    model, _, preprocess = oc.create_model_and_transforms(arch, pretrained=None)
-    info = {"arch": arch, "weights": str(weights) if weights else None}
-    if weights is not None:
-        state = M.load_state_dict(Path(weights))
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        if missing:
-            raise InputError(f"{weights} does not fit open-clip {arch}: {len(missing)} missing tensors (e.g. {missing[0]})",
-                             hint="set segment.clip_model to the checkpoint's architecture")  # fmt: skip
-        info["unexpected_tensors"] = len(unexpected)
-    model.to(device).eval()
-    return ClipBundle(model, preprocess, oc.get_tokenizer(arch), device, info)
+    return load(arch, weights, device, purpose="open-clip labels", hint="set segment.clip_model to the checkpoint's architecture")
 
 
 def read_vocabulary(path: str | None) -> list[str]:
@@ -77,7 +58,7 @@ def read_vocabulary(path: str | None) -> list[str]:
     return words
 
 
-def encode_texts(bundle: ClipBundle, words: list[str]) -> np.ndarray:
+def encode_texts(bundle: ClipModel, words: list[str]) -> np.ndarray:
     import torch
 
     with torch.no_grad():
@@ -86,7 +67,7 @@ def encode_texts(bundle: ClipBundle, words: list[str]) -> np.ndarray:
     return (feats / feats.norm(dim=-1, keepdim=True).clamp_min(1e-12)).cpu().numpy()
 
 
-def encode_images(bundle: ClipBundle, crops: list[np.ndarray]) -> np.ndarray:
+def encode_images(bundle: ClipModel, crops: list[np.ndarray]) -> np.ndarray:
     import torch
     from PIL import Image
 
@@ -98,7 +79,7 @@ def encode_images(bundle: ClipBundle, crops: list[np.ndarray]) -> np.ndarray:
     return (feats / feats.norm(dim=-1, keepdim=True).clamp_min(1e-12)).cpu().numpy()
 
 
-def logit_scale(bundle: ClipBundle) -> float:
+def logit_scale(bundle: ClipModel) -> float:
     scale = getattr(bundle.model, "logit_scale", None)
     return float(scale.exp().item()) if scale is not None else 100.0
 
@@ -141,7 +122,7 @@ class LabelResult:
     info: dict
 
 
-def label_objects(bundle: ClipBundle, gaussians, views, labels: np.ndarray, count: int, vocabulary: list[str], cfg,
+def label_objects(bundle: ClipModel, gaussians, views, labels: np.ndarray, count: int, vocabulary: list[str], cfg,
                   min_pixels: int = 64) -> LabelResult:  # fmt: skip
     """Name each of ``count`` objects: its ``cfg.clip_views`` most visible keyframes (from
     ``cfg.visibility_views`` spread over the capture), masked crops, CLIP scores averaged."""

@@ -18,9 +18,7 @@ class SegmentConfig:
         default=2.5, metadata={"help": "Gaussians below this many x the table layer thickness (or spacing) are support", "min": 0.0}
     )
     min_opacity: float = field(default=0.1, metadata={"help": "floaters: less opaque Gaussians are not clustered", "min": 0.0, "max": 1.0})
-    max_scale: float = field(
-        default=0.05, metadata={"help": "floaters: a Gaussian larger than this x the scene size is not clustered", "min": 0.0}
-    )
+    max_scale: float = field(default=0.05, metadata={"help": "floaters: a Gaussian larger than this x the scene size is not clustered", "min": 0.0})
     min_views: int = field(default=3, metadata={"help": "floaters: a Gaussian must be visible in at least this many keyframes", "min": 0})
     visibility_views: int = field(default=16, metadata={"help": "keyframes rendered for visibility, masks and crops", "min": 2})
     render_max_side: int = field(default=320, metadata={"help": "views are rendered at this longest side", "min": 32})
@@ -51,7 +49,8 @@ class SegmentConfig:
         default=0.5, metadata={"help": "a Gaussian joins a mask instance when this share of its visible weight is inside it", "min": 0.0, "max": 1.0}
     )
     associate_threshold: float = field(
-        default=0.4, metadata={"help": "masks of two views are one object when their lifted Gaussians overlap this much (IoU)", "min": 0.0, "max": 1.0}
+        default=0.4,
+        metadata={"help": "masks of two views are one object when their lifted Gaussians overlap this much (IoU)", "min": 0.0, "max": 1.0},
     )
     # --- open-clip labels
     clip_model: str = field(default="ViT-B-32", metadata={"help": "open-clip architecture"})

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from splat2sim.stages.segment.footprints import assign_to_seeds, footprint_grid, neck_parts, split_touching  # noqa: F401  (sam.py imports them from here)
+
 
 @dataclass
 class Cluster:
@@ -106,117 +108,6 @@ def connected_clusters(points: np.ndarray, radius: float, min_samples: int = 4, 
     return labels
 
 
-# ----------------------------------------------------------------------------- footprints
-def _footprint(xy: np.ndarray, cell: float):
-    """Occupancy grid of points ``xy`` (closed, holes filled), origin and cell indices."""
-    from scipy import ndimage
-
-    lo = xy.min(0) - 3 * cell
-    ij = np.floor((xy - lo) / cell).astype(int)
-    shape = tuple(ij.max(0) + 4)
-    grid = np.zeros(shape, bool)
-    grid[ij[:, 0], ij[:, 1]] = True
-    grid = ndimage.binary_closing(grid, iterations=1)
-    grid = ndimage.binary_fill_holes(grid)
-    return grid, lo, ij
-
-
-def neck_parts(grid: np.ndarray, ratio: float, min_cells: int, levels: int = 24) -> list[np.ndarray]:
-    """Split a footprint where it narrows: returns seed masks (>= 2) or [] when it does not.
-
-    At increasing distance-transform levels t, the parts of {dt > t} are the candidate
-    objects; a part counts when its own inscribed radius p satisfies t >= ratio * p... i.e.
-    the neck joining it (at most t wide) is narrower than ``ratio`` times its radius."""
-    from scipy import ndimage
-
-    dt = ndimage.distance_transform_edt(grid)
-    top = float(dt.max())
-    if top <= 1.0:
-        return []
-    for t in np.linspace(0.5, ratio * top, levels):
-        lab, n = ndimage.label(dt > t)
-        if n < 2:
-            continue
-        peaks = ndimage.maximum(dt, lab, index=np.arange(1, n + 1))
-        sizes = ndimage.sum(np.ones_like(dt), lab, index=np.arange(1, n + 1))
-        keep = [k + 1 for k in range(n) if t <= ratio * peaks[k] and sizes[k] >= min_cells]
-        if len(keep) >= 2:
-            return [lab == k for k in keep]
-    return []
-
-
-def solidity(grid: np.ndarray) -> float:
-    """Footprint area / its convex hull's area (1 for a convex footprint)."""
-    from scipy.spatial import ConvexHull, QhullError
-
-    ij = np.argwhere(grid)
-    if len(ij) < 4:
-        return 1.0
-    corners = (ij[:, None, :] + np.array([[0, 0], [0, 1], [1, 0], [1, 1]])[None]).reshape(-1, 2)
-    try:
-        return float(len(ij) / ConvexHull(corners).volume)
-    except QhullError:
-        return 1.0
-
-
-def assign_to_seeds(grid: np.ndarray, seeds: list[np.ndarray]) -> np.ndarray:
-    """Label every occupied cell with the seed reached first by growing inside the footprint."""
-    from scipy import ndimage
-
-    lab = np.zeros(grid.shape, np.int32)
-    for k, s in enumerate(seeds):
-        lab[s] = k + 1
-    for _ in range(grid.shape[0] + grid.shape[1]):
-        free = grid & (lab == 0)
-        if not free.any():
-            break
-        grown = ndimage.grey_dilation(lab, size=(3, 3))
-        upd = free & (grown > 0)
-        if not upd.any():
-            break
-        lab[upd] = grown[upd]
-    if (grid & (lab == 0)).any():  # unreachable islands: nearest seed cell
-        _, (ii, jj) = ndimage.distance_transform_edt(lab == 0, return_indices=True)
-        lab = np.where(lab == 0, lab[ii, jj], lab)
-    return lab
-
-
-def split_touching(points: np.ndarray, cell: float, ratio: float, min_gaussians: int) -> tuple[list[np.ndarray], list[bool]]:
-    """Split one cluster at narrow necks of its footprint. Returns (parts as index arrays
-    into ``points``, per part whether it is suspicious: a non-convex footprint or a wider
-    neck (ratio 0.8) that may still join touching objects)."""
-    grid, lo, ij = _footprint(points[:, :2], cell)
-    min_cells = max(4, int(0.02 * grid.sum()))
-    seeds = neck_parts(grid, ratio, min_cells)
-    if not seeds:
-        return [np.arange(len(points))], [bool(solidity(grid) < 0.8 or (ratio < 0.8 and neck_parts(grid, 0.8, min_cells)))]
-    lab = assign_to_seeds(grid, seeds)
-    part = lab[ij[:, 0], ij[:, 1]] - 1
-    parts = [np.flatnonzero(part == k) for k in range(len(seeds))]
-    if sum(len(p) >= min_gaussians for p in parts) < 2:
-        return [np.arange(len(points))], [True]
-    # recurse: a part may itself hold several objects
-    out: list[np.ndarray] = []
-    suspicious: list[bool] = []
-    for p in parts:
-        if len(p) < min_gaussians:
-            continue
-        sub, s = split_touching(points[p], cell, ratio, min_gaussians)
-        suspicious += s
-        out += [p[q] for q in sub]
-    # points of parts too small to stand alone join the nearest kept part
-    kept = np.concatenate(out)
-    rest = np.setdiff1d(np.arange(len(points)), kept)
-    if len(rest):
-        from scipy.spatial import cKDTree
-
-        owner = np.concatenate([np.full(len(p), k) for k, p in enumerate(out)])
-        _, j = cKDTree(points[kept]).query(points[rest], k=1)
-        for k in range(len(out)):
-            out[k] = np.concatenate([out[k], rest[owner[j] == k]])
-    return out, suspicious
-
-
 # ----------------------------------------------------------------------------- main
 def segment_geometric(
     means: np.ndarray,
@@ -230,32 +121,10 @@ def segment_geometric(
     keyframes whose view frustum holds each mean; ``scene_size``: typical camera distance
     from the scene centre (metres or SfM units, whatever the world uses)."""
     n = len(means)
-    z = means[:, 2]
-    opac = sigmoid(opacity_logits)
     size = np.exp(log_scales.max(1))
-    spacing_all = knn_spacing(means)
-    # the first band scales with the camera distance, not with the (room-dominated) spacing
-    thickness = table_thickness(z, band=0.02 * scene_size)
-    margin = cfg.height_margin * max(thickness, 0.5 * spacing_all, 1e-4 * scene_size)
-    above = z > margin
-    floater = above & ((opac < cfg.min_opacity) | (size > cfg.max_scale * scene_size) | (frustum_views < cfg.min_views))
-    candidate = above & ~floater
+    candidate, floater, stats = _candidates(means, size, sigmoid(opacity_logits), frustum_views, scene_size, cfg)
     idx = np.flatnonzero(candidate)
     labels = np.full(n, -1, np.int32)
-    stats = {
-        "gaussians": int(n),
-        "spacing": spacing_all,
-        "table_thickness": thickness,
-        "height_margin": margin,
-        "scene_size": float(scene_size),
-        "above_plane": int(above.sum()),
-        "floaters": int(floater.sum()),
-        "floaters_by": {
-            "opacity": int((above & (opac < cfg.min_opacity)).sum()),
-            "size": int((above & (size > cfg.max_scale * scene_size)).sum()),
-            "views": int((above & (frustum_views < cfg.min_views)).sum()),
-        },
-    }
     rejected: list[dict] = []
     if len(idx) == 0:
         stats.update(spacing_objects=None, link_radius=None, clusters=0)
@@ -269,6 +138,48 @@ def segment_geometric(
     comp = connected_clusters(pts, radius, reach=reach)
     min_count = max(cfg.min_object_gaussians, int(np.ceil(cfg.min_object_fraction * len(idx))))
     stats.update(spacing_objects=spacing, link_radius=radius, min_cluster=min_count)
+    clusters = _object_clusters(means, idx, comp, min_count, stats["height_margin"], spacing, scene_size, cfg, rejected)
+    for k, c in enumerate(clusters):
+        labels[c.indices] = k
+    stats["clusters"] = len(clusters)
+    stats["rejected_clusters"] = len(rejected)
+    return GeometricResult(labels, clusters, stats, candidate, floater, rejected)
+
+
+def _candidates(
+    means: np.ndarray, size: np.ndarray, opac: np.ndarray, frustum_views: np.ndarray, scene_size: float, cfg
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Gaussians above the support layer that are not floaters (faint, huge or seen by too
+    few views), the floaters, and the numbers that decided it."""
+    z = means[:, 2]
+    spacing_all = knn_spacing(means)
+    # the first band scales with the camera distance, not with the (room-dominated) spacing
+    thickness = table_thickness(z, band=0.02 * scene_size)
+    margin = cfg.height_margin * max(thickness, 0.5 * spacing_all, 1e-4 * scene_size)
+    above = z > margin
+    floater = above & ((opac < cfg.min_opacity) | (size > cfg.max_scale * scene_size) | (frustum_views < cfg.min_views))
+    stats = {
+        "gaussians": int(len(means)),
+        "spacing": spacing_all,
+        "table_thickness": thickness,
+        "height_margin": margin,
+        "scene_size": float(scene_size),
+        "above_plane": int(above.sum()),
+        "floaters": int(floater.sum()),
+        "floaters_by": {
+            "opacity": int((above & (opac < cfg.min_opacity)).sum()),
+            "size": int((above & (size > cfg.max_scale * scene_size)).sum()),
+            "views": int((above & (frustum_views < cfg.min_views)).sum()),
+        },
+    }
+    return above & ~floater, floater, stats
+
+
+def _object_clusters(
+    means: np.ndarray, idx: np.ndarray, comp: np.ndarray, min_count: int, margin: float, spacing: float, scene_size: float, cfg, rejected: list[dict]
+) -> list[Cluster]:
+    """The components (``comp`` over the candidates ``idx``) that are objects, split at
+    narrow footprint necks, largest first; the others are described in ``rejected``."""
     clusters: list[Cluster] = []
     group = 0
     for c in range(int(comp.max()) + 1 if len(comp) else 0):
@@ -276,20 +187,9 @@ def segment_geometric(
         if len(members) < min_count:
             continue
         p = means[members]
-        lo, hi = np.percentile(p, 1, axis=0), np.percentile(p, 99, axis=0)
-        width = float(np.linalg.norm(hi[:2] - lo[:2]))
-        summary = {"gaussians": int(len(members)), "centroid": p.mean(0).round(4).tolist(), "width": round(width, 4)}
-        if width > cfg.max_object_size * scene_size:
-            rejected.append({**summary, "reason": "wider than max_object_size x scene size (wall or furniture)"})
-            continue
-        if hi[2] < 2 * margin:
-            rejected.append({**summary, "reason": "flat patch on the support surface"})
-            continue
-        support, below = support_around(p[:, :2], means, margin, 1.5 * spacing)
-        if below > support:
-            # e.g. a wall or a cupboard crossing the support's height beyond its edge
-            rejected.append({**summary, "support_around": support, "below_around": below,
-                             "reason": "not resting on the support surface (around it the scene goes on below the support)"})
+        rejection = _rejection(p, means, margin, spacing, scene_size, cfg)
+        if rejection is not None:
+            rejected.append(rejection)
             continue
         if cfg.split_touching:
             parts, suspicious = split_touching(p, 1.5 * spacing, cfg.neck_ratio, min_count)
@@ -301,11 +201,28 @@ def segment_geometric(
             clusters.append(Cluster(members[q], notes + ([merge_note] if flag else []), flag, group if len(parts) > 1 else None))
         group += 1
     clusters.sort(key=lambda c: -len(c.indices))
-    for k, c in enumerate(clusters):
-        labels[c.indices] = k
-    stats["clusters"] = len(clusters)
-    stats["rejected_clusters"] = len(rejected)
-    return GeometricResult(labels, clusters, stats, candidate, floater, rejected)
+    return clusters
+
+
+def _rejection(p: np.ndarray, means: np.ndarray, margin: float, spacing: float, scene_size: float, cfg) -> dict | None:
+    """Why the cluster of Gaussian means ``p`` is not an object, or None when it is one."""
+    lo, hi = np.percentile(p, 1, axis=0), np.percentile(p, 99, axis=0)
+    width = float(np.linalg.norm(hi[:2] - lo[:2]))
+    summary = {"gaussians": int(len(p)), "centroid": p.mean(0).round(4).tolist(), "width": round(width, 4)}
+    if width > cfg.max_object_size * scene_size:
+        return {**summary, "reason": "wider than max_object_size x scene size (wall or furniture)"}
+    if hi[2] < 2 * margin:
+        return {**summary, "reason": "flat patch on the support surface"}
+    support, below = support_around(p[:, :2], means, margin, 1.5 * spacing)
+    if below > support:
+        # e.g. a wall or a cupboard crossing the support's height beyond its edge
+        return {
+            **summary,
+            "support_around": support,
+            "below_around": below,
+            "reason": "not resting on the support surface (around it the scene goes on below the support)",
+        }
+    return None
 
 
 def support_around(xy: np.ndarray, means: np.ndarray, margin: float, cell: float, ring_cells: int = 3) -> tuple[int, int]:
@@ -329,8 +246,7 @@ def support_around(xy: np.ndarray, means: np.ndarray, margin: float, cell: float
     return int((np.abs(z[in_ring]) <= margin).sum()), int((z[in_area] < -3 * margin).sum())
 
 
-def attach_hidden(labels: np.ndarray, means: np.ndarray, candidate: np.ndarray, margin: float, cell: float,
-                  layer: float | None = None) -> np.ndarray:
+def attach_hidden(labels: np.ndarray, means: np.ndarray, candidate: np.ndarray, margin: float, cell: float, layer: float | None = None) -> np.ndarray:
     """Give each object the Gaussians at or below the margin inside its footprint: its lower
     part (above the support layer ``layer``, inside the footprint) and its bottom face and
     the table under it that no camera sees. Returns new labels.
@@ -349,7 +265,7 @@ def attach_hidden(labels: np.ndarray, means: np.ndarray, candidate: np.ndarray, 
     above_layer = means[low_idx, 2] > layer
     for k in range(int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 0):
         members = np.flatnonzero(labels == k)
-        grid, lo, member_ij = _footprint(means[members, :2], cell)
+        grid, lo, member_ij = footprint_grid(means[members, :2], cell)
         z = means[members, 2]
         lowest = z <= z.min() + 2 * margin
         contact = np.zeros_like(grid)

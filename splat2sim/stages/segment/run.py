@@ -6,21 +6,20 @@ geometric clusters (always) -> segment-anything refinement (when weights are pre
 
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np
 
+from splat2sim.artifacts import segment as segment_artifacts
+from splat2sim.artifacts import splat as splat_artifacts
 from splat2sim.errors import StageError
 from splat2sim.stages.base import StageContext
-
-SCHEMA_VERSION = 1
 
 
 def load_splat(ctx: StageContext) -> dict[str, np.ndarray]:
     from splat2sim.io.gaussians_ply import read_gaussians_ply
 
-    return read_gaussians_ply(ctx.upstream_dir("splat") / "gaussians.ply")
+    return read_gaussians_ply(splat_artifacts.GAUSSIANS.require(ctx.upstream_dir("splat")))
 
 
 def torch_gaussians(data: dict):
@@ -59,29 +58,8 @@ def run(ctx: StageContext) -> None:
     clusters = [{"notes": list(c.notes), "merged": c.merged} for c in geo.clusters]
     sam_info: dict = {}
 
-    want_sam = cfg.method in ("auto", "sam")
-    if want_sam:
-        from splat2sim.stages.segment import sam as S
-
-        found = S.find_checkpoint(cfg)
-        if found is None:
-            why = S.missing_reason(cfg)
-            if cfg.method == "sam":
-                ctx.fallback("segment-anything masks", "geometric segmentation", why)
-            else:
-                ctx.fallback("segment-anything masks (method=auto)", "geometric segmentation", why)
-        elif not clusters:
-            ctx.warn("segment-anything was not run: geometry found no object to prompt it with")
-        else:
-            with ctx.timed("sam"):
-                model, model_info = S.load_sam(found, device=_device(ctx))
-                ctx.metrics["sam_model"] = model_info
-                if model_info.get("checksum") == "mismatch":
-                    ctx.warn(f"SAM checkpoint {found.path} does not match the official checksum; using it anyway")
-                g = torch_gaussians(data)
-                refined = S.refine_with_sam(model, g, views, labels, geo, cfg, progress=ctx.progress)
-            labels, clusters, sam_info = refined.labels, refined.clusters, refined.info
-            method = "sam"
+    if cfg.method in ("auto", "sam"):
+        labels, clusters, sam_info, method = _refine_with_sam(ctx, data, views, labels, geo, clusters)
     label_source = "none"
     names: list[str] = [f"object_{k}" for k in range(len(clusters))]
     scores: list[float | None] = [None] * len(clusters)
@@ -122,7 +100,10 @@ def run(ctx: StageContext) -> None:
         ("background / floaters", f"{int((labels < 0).sum())} / {geo.stats['floaters']}"),
     ]
     if not clusters:
-        ctx.warn("no object was found above the support surface")
+        ctx.warn(
+            "no object was found above the support surface: the scene has nothing to simulate "
+            "(objects need to stand on the support and be seen from several sides; see rejected_clusters in the record)"
+        )
 
 
 def _device(ctx: StageContext) -> str:
@@ -159,7 +140,7 @@ def write_outputs(ctx, labels, means, clusters, names, scores, method, label_sou
             "support": support, "merged": bool(clusters[old]["merged"]), "notes": clusters[old]["notes"],
         })  # fmt: skip
     doc = {
-        "schema_version": SCHEMA_VERSION, "method": method, "label_source": label_source,
+        "method": method, "label_source": label_source,
         # layer_thickness: how thick the support's Gaussians are; below height_margin an
         # object's Gaussians cannot be told from the support's (meshing extends objects there)
         "support_plane": {"normal": [0.0, 0.0, 1.0], "offset": 0.0,
@@ -168,8 +149,37 @@ def write_outputs(ctx, labels, means, clusters, names, scores, method, label_sou
         "objects": objects, "background_gaussians": int((final < 0).sum()),
         "removed_floaters": int(geo.stats["floaters"]),
     }  # fmt: skip
-    np.save(ctx.out_dir / "gaussian_labels.npy", final)
-    (ctx.out_dir / "objects.json").write_text(json.dumps(doc, indent=2) + "\n")
+    np.save(segment_artifacts.LABELS.path(ctx.out_dir), final)
+    segment_artifacts.OBJECTS.write(ctx.out_dir, doc)
+
+
+def _refine_with_sam(ctx: StageContext, data: dict, views, labels, geo, clusters):
+    """segment-anything masks lifted onto the geometric clusters, when a checkpoint is there;
+    else the geometric result, with the fallback recorded. -> (labels, clusters, info, method)"""
+    cfg = ctx.config
+    method, sam_info = "geometric", {}
+    from splat2sim.stages.segment import sam as S
+
+    found = S.find_checkpoint(cfg)
+    if found is None:
+        why = S.missing_reason(cfg)
+        if cfg.method == "sam":
+            ctx.fallback("segment-anything masks", "geometric segmentation", why)
+        else:
+            ctx.fallback("segment-anything masks (method=auto)", "geometric segmentation", why)
+    elif not clusters:
+        ctx.warn("segment-anything was not run: geometry found no object to prompt it with")
+    else:
+        with ctx.timed("sam"):
+            model, model_info = S.load_sam(found, device=_device(ctx))
+            ctx.metrics["sam_model"] = model_info
+            if model_info.get("checksum") == "mismatch":
+                ctx.warn(f"SAM checkpoint {found.path} does not match the official checksum; using it anyway")
+            g = torch_gaussians(data)
+            refined = S.refine_with_sam(model, g, views, labels, geo, cfg, progress=ctx.progress)
+        labels, clusters, sam_info = refined.labels, refined.clusters, refined.info
+        method = "sam"
+    return labels, clusters, sam_info, method
 
 
 def _support_below(index: int, points: np.ndarray, labels: np.ndarray, means: np.ndarray) -> str:

@@ -49,13 +49,9 @@ def missing_reason(cfg) -> str:
 
 def load_sam(found: Found, device: str = "cpu"):
     """The segment-anything model of ``found`` with its weights (loaded weights_only)."""
-    from splat2sim import models as M
+    from splat2sim.model_loading import load_sam as load
 
-    sa = M.require("segment_anything", "segment-anything masks")
-    model = sa.sam_model_registry[found.arch](checkpoint=None)
-    state = M.load_state_dict(found.path)
-    model.load_state_dict(state)
-    model.to(device).eval()
+    model = load(found.arch, found.path, device, purpose="segment-anything masks")
     return model, {"arch": found.arch, "path": str(found.path), "checksum": found.checksum}
 
 
@@ -149,7 +145,6 @@ def propagate(points: np.ndarray, labels: np.ndarray, k: int = 8) -> np.ndarray:
     return out
 
 
-
 @dataclass
 class Refined:
     labels: np.ndarray
@@ -167,7 +162,6 @@ def reconcile(geo_labels: np.ndarray, sam_labels: np.ndarray, means: np.ndarray,
     - Gaussians outside every cluster stay background (the support plane and floater
       filters are not overruled; recorded as a count);
     - a cluster no instance covers keeps its geometric extent (recorded)."""
-    from scipy.spatial import cKDTree
 
     out = np.full(len(geo_labels), -1, np.int32)
     clusters: list[dict] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,7 +62,9 @@ class Views:
 
 
 def load_views(frames_dir: Path, poses_dir: Path, max_side: int) -> Views:
-    cams = json.loads((poses_dir / "cameras.json").read_text())
+    from splat2sim.artifacts.poses import CAMERAS
+
+    cams = CAMERAS.read(poses_dir).to_dict()
     intrinsics_list = cams.get("cameras") or [cams["intrinsics"]]
     frames = [f for f in cams["frames"] if f.get("registered", True) and f.get("world_from_camera") is not None]
     if len(frames) < 2:

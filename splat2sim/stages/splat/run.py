@@ -3,7 +3,6 @@ gaussians.ply, metrics.json and held-out preview renders."""
 
 from __future__ import annotations
 
-import json
 import resource
 import time
 from pathlib import Path
@@ -11,10 +10,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from splat2sim.artifacts import poses as poses_artifacts
+from splat2sim.artifacts import splat as splat_artifacts
 from splat2sim.errors import InputError, StageError
 from splat2sim.stages.base import StageContext
-
-SCHEMA_VERSION = 1
 
 
 def _read_points_ply(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -36,7 +35,7 @@ def load_views(ctx: StageContext, max_side: int):
     from splat2sim.render import Cameras
     from splat2sim.stages.splat.train import TrainViews
 
-    cams = json.loads((ctx.upstream_dir("poses") / "cameras.json").read_text())
+    cams = ctx.read(poses_artifacts.CAMERAS).to_dict()
     intrinsics_list = cams.get("cameras") or [cams["intrinsics"]]
     frames = [f for f in cams["frames"] if f.get("registered", True) and f.get("world_from_camera") is not None]
     if len(frames) < 2:
@@ -104,37 +103,7 @@ def run(ctx: StageContext) -> None:
         history = {"loss": [], "densify": [], "imported": str(cfg.import_ply)}
         ctx.metrics["imported_from"] = str(Path(cfg.import_ply).expanduser().resolve())
     else:
-        points, colours = _read_points_ply(ctx.upstream_dir("poses") / "points3d.ply")
-        if len(points) < 10:
-            raise StageError(f"the poses stage left only {len(points)} sparse points", hint="re-run poses; the scene needs texture")
-        if len(points) > cfg.init_max_points:
-            pick = np.random.default_rng(seed).choice(len(points), cfg.init_max_points, replace=False)
-            points, colours = points[pick], colours[pick]
-        fill_to = cfg.max_gaussians // 2 if cfg.init_fill_to < 0 else cfg.init_fill_to
-        init = {"sfm_points": int(len(points)), "from_views": 0}
-        if len(points) < fill_to:
-            from splat2sim.stages.splat.init import fill_from_views
-
-            extra, extra_colours, fill_stats = fill_from_views(
-                points, views.images.cpu().numpy(), views.cameras.world_from_camera.cpu().numpy().astype(np.float64),
-                views.cameras.intrinsics.cpu().numpy().astype(np.float64), views.train, fill_to - len(points),
-                np.random.default_rng(seed + 1),
-            )  # fmt: skip
-            points, colours = np.concatenate([points, extra]), np.concatenate([colours, extra_colours])
-            init.update(from_views=int(len(extra)), **fill_stats)
-        ctx.metrics["init_points"] = init
-        model = T.SplatModel(
-            T.initial_gaussians(points, colours, cfg.sh_degree, cfg.init_opacity),
-            {
-                "means": cfg.lr_means,
-                "log_scales": cfg.lr_scales,
-                "quats": cfg.lr_quats,
-                "opacity_logits": cfg.lr_opacity,
-                "sh_dc": cfg.lr_sh_dc,
-                "sh_rest": cfg.lr_sh_dc * cfg.lr_sh_rest_factor,
-            },
-            device=device,
-        )
+        model = _initial_model(ctx, views, device)
         with ctx.timed("train"), ctx.progress(f"Training ({backend})", total=cfg.iterations) as task:
             history = T.train(model, views, cfg, backend=backend, seed=seed, progress=task)
         gaussians = model.gaussians()
@@ -150,7 +119,6 @@ def run(ctx: StageContext) -> None:
     _previews(ctx.out_dir, g, views, backend, cfg.preview_views)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     metrics = {
-        "schema_version": SCHEMA_VERSION,
         "backend": backend,
         "backend_reason": reason,
         "gaussians": g.num,
@@ -168,7 +136,7 @@ def run(ctx: StageContext) -> None:
         "scene_extent": history.get("extent"),
         "init_points": ctx.metrics.get("init_points"),
     }
-    (ctx.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    splat_artifacts.METRICS.write(ctx.out_dir, metrics)
     if not views.test:
         ctx.warn("too few frames to hold any out: PSNR/SSIM are measured on training views only")
     elif held_out["psnr"] is not None and held_out["psnr"] < 18:
@@ -186,9 +154,48 @@ def run(ctx: StageContext) -> None:
     ]
 
 
+def _initial_model(ctx: StageContext, views, device: str):
+    """Gaussians at the sparse SfM points, filled from the views up to the budget's half."""
+    from splat2sim.stages.splat import train as T
+
+    cfg = ctx.config
+    seed = ctx.run_config.seed
+    points, colours = _read_points_ply(poses_artifacts.POINTS.require(ctx.upstream_dir("poses")))
+    if len(points) < 10:
+        raise StageError(f"the poses stage left only {len(points)} sparse points", hint="re-run poses; the scene needs texture")
+    if len(points) > cfg.init_max_points:
+        pick = np.random.default_rng(seed).choice(len(points), cfg.init_max_points, replace=False)
+        points, colours = points[pick], colours[pick]
+    fill_to = cfg.max_gaussians // 2 if cfg.init_fill_to < 0 else cfg.init_fill_to
+    init = {"sfm_points": int(len(points)), "from_views": 0}
+    if len(points) < fill_to:
+        from splat2sim.stages.splat.init import fill_from_views
+
+        extra, extra_colours, fill_stats = fill_from_views(
+            points, views.images.cpu().numpy(), views.cameras.world_from_camera.cpu().numpy().astype(np.float64),
+            views.cameras.intrinsics.cpu().numpy().astype(np.float64), views.train, fill_to - len(points),
+            np.random.default_rng(seed + 1),
+        )  # fmt: skip
+        points, colours = np.concatenate([points, extra]), np.concatenate([colours, extra_colours])
+        init.update(from_views=int(len(extra)), **fill_stats)
+    ctx.metrics["init_points"] = init
+    return T.SplatModel(
+        T.initial_gaussians(points, colours, cfg.sh_degree, cfg.init_opacity),
+        {
+            "means": cfg.lr_means,
+            "log_scales": cfg.lr_scales,
+            "quats": cfg.lr_quats,
+            "opacity_logits": cfg.lr_opacity,
+            "sh_dc": cfg.lr_sh_dc,
+            "sh_rest": cfg.lr_sh_dc * cfg.lr_sh_rest_factor,
+        },
+        device=device,
+    )
+
+
 def _sfm_to_world(ctx: StageContext, data: dict) -> dict:
     """Apply world.json's similarity to a splat trained in the SfM frame."""
-    world = json.loads((ctx.upstream_dir("poses") / "world.json").read_text())
+    world = ctx.read(poses_artifacts.WORLD).to_dict()
     sim = world["sim_from_sfm"]
     s, R, t = float(sim["scale"]), np.asarray(sim["rotation"], np.float64), np.asarray(sim["translation"], np.float64)
     out = dict(data)

@@ -68,9 +68,7 @@ class SplatModel:
 
     def __init__(self, params: dict[str, torch.Tensor], lrs: dict[str, float], device: str | torch.device = "cpu"):
         self.params = {name: params[name].detach().to(device).clone().requires_grad_(True) for name in PARAMS}
-        self.optimizer = torch.optim.Adam(
-            [{"params": [self.params[name]], "lr": lrs[name], "name": name} for name in PARAMS], eps=1e-15
-        )
+        self.optimizer = torch.optim.Adam([{"params": [self.params[name]], "lr": lrs[name], "name": name} for name in PARAMS], eps=1e-15)
 
     @property
     def num(self) -> int:
@@ -238,5 +236,9 @@ def evaluate(gaussians: Gaussians, views: TrainViews, indices: list[int], *, bac
         target = views.images[i : i + 1]
         psnrs.append(psnr(out.rgb, target))
         ssims.append(float(ssim(out.rgb.clamp(0, 1), target)))
-    return {"psnr": round(float(np.mean(psnrs)), 3), "ssim": round(float(np.mean(ssims)), 4), "views": len(indices),
-            "psnr_per_view": [round(float(x), 3) for x in psnrs]}
+    return {
+        "psnr": round(float(np.mean(psnrs)), 3),
+        "ssim": round(float(np.mean(ssims)), 4),
+        "views": len(indices),
+        "psnr_per_view": [round(float(x), 3) for x in psnrs],
+    }

@@ -4,9 +4,11 @@ and how each variant settled in MuJoCo and pybullet."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
+from splat2sim.artifacts import check as check_artifacts
+from splat2sim.artifacts import export as export_artifacts
+from splat2sim.artifacts import variants as variants_artifacts
 from splat2sim.stages.base import StageContext
 
 
@@ -23,10 +25,37 @@ class _Tolerances:
 def base_scene(ctx: StageContext):
     from splat2sim.scene.model import load_scene
 
-    checked = ctx.upstream_dir("check") / "scene.json"
+    checked = check_artifacts.CHECKED_SCENE.path(ctx.upstream_dir("check"))
     if checked.is_file():
         return load_scene(checked), "check/scene.json"
-    return load_scene(ctx.upstream_dir("export") / "scene.json"), "export/scene.json"
+    return load_scene(export_artifacts.SCENE.path(ctx.upstream_dir("export"))), "export/scene.json"
+
+
+def _check_variant(folder, tol, k: int, failures: list[str]) -> dict:
+    """Load and settle one variant in each simulator and validate its USD; failures appended."""
+    from splat2sim.stages.check.run import check_scene
+
+    sims = check_scene(folder, tol)
+    from splat2sim.scene.usd import validate_usd
+
+    usd = validate_usd(folder / "usd" / "scene.usda")
+    check = {"usd_ok": usd["ok"]}
+    for name, sim in sims.items():
+        bodies = sim.get("bodies", {})
+        ok = sim.get("loaded", False) and all(b["settled"] for b in bodies.values())
+        check[name] = {
+            "loaded": sim.get("loaded", False),
+            "settled": ok,
+            "worst_drift_mm": max([b["drift_mm"] for b in bodies.values()], default=0.0),
+            "worst_rotation_deg": max([b["rotation_deg"] for b in bodies.values()], default=0.0),
+            "worst_penetration_mm": max([b["penetration_mm"] for b in bodies.values()], default=0.0),
+            "compiler_warnings": sim.get("compiler_warnings", []),
+        }
+        if not ok:
+            failures.append(f"{k:04d}/{name}")
+    if not usd["ok"]:
+        failures.append(f"{k:04d}/usd")
+    return check
 
 
 def _rebase(scene, prefix: str):
@@ -44,30 +73,54 @@ def _rebase(scene, prefix: str):
 
 
 def run(ctx: StageContext) -> None:
+    from splat2sim.errors import StageError
     from splat2sim.scene import save_scene, write_formats
-    from splat2sim.scene.randomize import RandomizeSettings, generate
-    from splat2sim.stages.check.run import check_scene, copy_assets
+    from splat2sim.scene.randomize import RandomizeSettings, footprints_of, make_variant
+    from splat2sim.stages.check.run import copy_assets
 
     cfg = ctx.config
     base, source = base_scene(ctx)
     copy_assets(base.root, ctx.out_dir)
-    settings = RandomizeSettings(resample_poses=cfg.resample_poses, scale_jitter=cfg.scale_jitter, colour_jitter=cfg.colour_jitter,
-                                 light_jitter=cfg.light_jitter, settle_seconds=cfg.settle_seconds)
-    record = {"schema_version": 1, "seed": cfg.seed, "count": cfg.count, "base_scene": source,
-              "distributions": {
-                  "position": "uniform on the support surface (margin 5 cm), footprints at least 1 cm apart, then settled in MuJoCo"
-                              if cfg.resample_poses else "as filmed",
-                  "yaw": "uniform in [-pi, pi]" if cfg.resample_poses else "as filmed",
-                  "scale": f"uniform in [{1 - cfg.scale_jitter}, {1 + cfg.scale_jitter}] (mass x scale^3, inertia x mass ratio x scale^2)",
-                  "mass": "uniform in physics.json's mass range", "friction": "uniform in the static friction range",
-                  "restitution": "uniform in the restitution range",
-                  "colour": f"rgb multiplier uniform in [{1 - cfg.colour_jitter}, {1 + cfg.colour_jitter}] per channel",
-                  "lights": f"intensity x uniform [{1 - cfg.light_jitter}, {1 + cfg.light_jitter}], direction tilt N(0, {cfg.light_jitter / 2})"},
-              "variants": []}
+    settings = RandomizeSettings(
+        resample_poses=cfg.resample_poses,
+        scale_jitter=cfg.scale_jitter,
+        colour_jitter=cfg.colour_jitter,
+        light_jitter=cfg.light_jitter,
+        settle_seconds=cfg.settle_seconds,
+    )
+    record = {
+        "seed": cfg.seed,
+        "count": cfg.count,
+        "base_scene": source,
+        "distributions": {
+            "position": "uniform on the support surface (margin 5 cm), footprints at least 1 cm apart, then settled in MuJoCo"
+            if cfg.resample_poses
+            else "as filmed",
+            "yaw": "uniform in [-pi, pi]" if cfg.resample_poses else "as filmed",
+            "scale": f"uniform in [{1 - cfg.scale_jitter}, {1 + cfg.scale_jitter}] (mass x scale^3, inertia x mass ratio x scale^2)",
+            "mass": "uniform in physics.json's mass range",
+            "friction": "uniform in the static friction range",
+            "restitution": "uniform in the restitution range",
+            "colour": f"rgb multiplier uniform in [{1 - cfg.colour_jitter}, {1 + cfg.colour_jitter}] per channel",
+            "lights": f"intensity x uniform [{1 - cfg.light_jitter}, {1 + cfg.light_jitter}], direction tilt N(0, {cfg.light_jitter / 2})",
+        },
+        "variants": [],
+    }
     tol = _Tolerances(seconds=cfg.check_seconds)
     failures = []
     with ctx.progress("Variants", total=cfg.count) as task:
-        for k, scene in enumerate(generate(base, seed=cfg.seed, count=cfg.count, **settings.__dict__)):
+        footprints = footprints_of(base)
+        for k in range(cfg.count):
+            try:
+                scene = make_variant(base, cfg.seed, k, settings, footprints)
+            except StageError as exc:  # one bad draw loses that variant, never the build
+                ctx.warn(f"variant {k:04d} left out: {exc.message}")
+                failures.append(f"{k:04d}/generate")
+                record["variants"].append({"index": k, "folder": None, "error": exc.message})
+                task.advance(1)
+                continue
+            for x in scene.provenance["variant"].get("left_out", []):
+                ctx.warn(f"variant {k:04d}: {x['body']} left out ({x['why']})")
             folder = ctx.out_dir / f"{k:04d}"
             scene.root = folder
             _rebase(scene, "../")
@@ -76,31 +129,16 @@ def run(ctx: StageContext) -> None:
             entry = {"index": k, "folder": f"{k:04d}", **scene.provenance["variant"]}
             entry.pop("settings", None)
             if cfg.check:
-                sims = check_scene(folder, tol)
-                from splat2sim.scene.usd import validate_usd
-
-                usd = validate_usd(folder / "usd" / "scene.usda")
-                entry["check"] = {"usd_ok": usd["ok"]}
-                for name, sim in sims.items():
-                    bodies = sim.get("bodies", {})
-                    ok = sim.get("loaded", False) and all(b["settled"] for b in bodies.values())
-                    entry["check"][name] = {"loaded": sim.get("loaded", False), "settled": ok,
-                                            "worst_drift_mm": max([b["drift_mm"] for b in bodies.values()], default=0.0),
-                                            "worst_rotation_deg": max([b["rotation_deg"] for b in bodies.values()], default=0.0),
-                                            "worst_penetration_mm": max([b["penetration_mm"] for b in bodies.values()], default=0.0),
-                                            "compiler_warnings": sim.get("compiler_warnings", [])}
-                    if not ok:
-                        failures.append(f"{k:04d}/{name}")
-                if not usd["ok"]:
-                    failures.append(f"{k:04d}/usd")
+                entry["check"] = _check_variant(folder, tol, k, failures)
             record["variants"].append(entry)
             task.advance(1)
     record["settings"] = settings.__dict__
     record["failures"] = failures
-    (ctx.out_dir / "variants.json").write_text(json.dumps(record, indent=2) + "\n")
+    variants_artifacts.VARIANTS.write(ctx.out_dir, record)
     for f in failures:
         ctx.warn(f"variant {f} did not load or settle")
-    ctx.metrics.update({"count": cfg.count, "seed": cfg.seed, "failures": len(failures)})
+    left_out = sum(len(v.get("left_out") or []) for v in record["variants"])
+    ctx.metrics.update({"count": cfg.count, "seed": cfg.seed, "failures": len(failures), "bodies_left_out": left_out})
     if cfg.check and record["variants"]:
         for sim in ("mujoco", "pybullet"):
             vals = [v["check"][sim]["worst_drift_mm"] for v in record["variants"] if sim in v.get("check", {})]

@@ -1,0 +1,52 @@
+"""The scale stage -> scale/scale.json: metres per unit of poses' world frame.
+
+When poses measured the scale (a marker, a known length, a metric import) it is 1. Otherwise
+it comes from ``scale.value`` or from the segmented objects' sizes against their labels'
+size priors, with a range. Every later stage reads world-frame geometry through
+``ctx.metric_frame()``, so meshes, hulls, physics and the exported scene are all in metres.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from splat2sim.artifacts import poses, scale, segment
+from splat2sim.stages.base import StageContext
+from splat2sim.stages.scale.sizes import scale_from_sizes
+
+
+def run(ctx: StageContext) -> None:
+    cfg = ctx.config
+    world = ctx.read(poses.WORLD)
+    objects = ctx.read(segment.OBJECTS).objects
+    if world.metric:
+        doc = scale.Scale(scale=1.0, source=world.scale_source, poses_metric=True, range=[1.0, 1.0], log_sigma=0.0,
+                          note=f"poses measured the scale ({world.scale_source}): the world is metric")  # fmt: skip
+    elif cfg.value is not None:
+        doc = scale.Scale(scale=float(cfg.value), source="user", poses_metric=False, range=[float(cfg.value)] * 2, log_sigma=0.0,
+                          note="scale.value given by the user")  # fmt: skip
+        ctx.warn(f"poses had no metric scale: every length scaled by {cfg.value:.4g} (scale.value)")
+    else:
+        doc = _from_sizes(ctx, objects) if cfg.from_sizes == "auto" else None
+        if doc is None:
+            why = "scale.from_sizes=never" if cfg.from_sizes == "never" else "no object has a measurable size"
+            ctx.fallback("metric scale", "SfM units (scale 1)", why)
+            doc = scale.Scale(scale=1.0, source="unknown", poses_metric=False, range=[], log_sigma=None,
+                              note="no metric scale: lengths are in SfM units and masses are not physical")  # fmt: skip
+    scale.SCALE.write(ctx.out_dir, doc)
+    ctx.metrics.update({"scale": round(doc.scale, 6), "source": doc.source, "range": [round(x, 6) for x in doc.range]})
+    span = f" [{doc.range[0]:.4g}, {doc.range[1]:.4g}]" if doc.range and doc.range[0] != doc.range[1] else ""
+    ctx.summary.append(("metres per world unit", f"{doc.scale:.5g}{span} ({doc.source})"))
+
+
+def _from_sizes(ctx: StageContext, objects: list[dict]) -> scale.Scale | None:
+    items = [(o["id"], np.asarray(o["bbox_max"], float) - np.asarray(o["bbox_min"], float), o.get("label"))
+             for o in objects if o.get("bbox_min") is not None and o.get("bbox_max") is not None]  # fmt: skip
+    info = scale_from_sizes(items)
+    if info is None:
+        return None
+    ctx.warn(f"poses had no metric scale: every length scaled by {info['scale']:.4g} (from {len(info['per_object'])} object sizes "
+             f"and their label priors, range [{info['range'][0]:.3g}, {info['range'][1]:.3g}])")  # fmt: skip
+    return scale.Scale(scale=info["scale"], source="sizes:prior", poses_metric=False, range=info["range"], log_sigma=info["log_sigma"],
+                       per_object=info["per_object"], cues={"sizes": {"objects": len(info["per_object"]), "scale": info["scale"]}},
+                       note="poses found no metric scale: lengths in poses/, splat/ and segment/ x scale = metres")  # fmt: skip
