@@ -1,0 +1,150 @@
+"""Which objects, how big: the real pipeline on synthetic table-top captures, scored against
+their ground truth (splat2sim.synth.evaluate). Half the captures have no marker, so the scale
+comes from the scale stage's weak cues.
+
+For each seed: a capture (2-5 objects of the generator's kinds, 320x240, 3 s), then frames,
+SfM poses, splat, segment, scale, mesh (and collision unless --until mesh) with the CPU
+preset, then the evaluation. Writes per-scene rows and the aggregates the issue asks for
+(object recall and precision, mean 3D IoU, scale error without a marker and whether the
+stated range holds the truth, mesh volume / true volume by size class, hull coverage) to
+bench/results/objects.json, with the machine's load.
+
+    .venv/bin/python bench/bench_objects.py --seeds 100-111 [--until mesh] [--work DIR]
+
+Seeds 100 and up were never used to tune anything (the tests use 0-30).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from splat2sim import api  # noqa: E402
+from splat2sim.synth import SynthConfig, generate_capture  # noqa: E402
+from splat2sim.synth.evaluate import evaluate_workspace  # noqa: E402
+
+OVERRIDES = ["frames.target_count=20"]
+
+
+def parse_seeds(text: str) -> list[int]:
+    out = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        out += list(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def run_scene(seed: int, work: Path, until: str) -> dict:
+    marker = seed % 2 == 0  # even seeds with a marker, odd without
+    capture = work / f"capture_{seed}"
+    if not (capture / "ground_truth.json").is_file():
+        generate_capture(capture, SynthConfig(seed=seed, width=320, height=240, duration_s=3.0, fps=10, marker=marker, texture_size=512))
+    ws = work / f"ws_{seed}"
+    sets = OVERRIDES + (["poses.marker_size=0.08"] if marker else [])
+    t0 = time.perf_counter()
+    try:
+        api.build(capture / "video.mp4", ws, preset="cpu", overrides=sets, until=until)
+    except Exception as exc:  # noqa: BLE001 - a failed scene is a row of the benchmark, not its end
+        return {"seed": seed, "marker": marker, "error": f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"}
+    seconds = time.perf_counter() - t0
+    row = {"seed": seed, "marker": marker, "build_seconds": round(seconds, 1), **evaluate_workspace(capture, ws)}
+    row["stage_seconds"] = {
+        s: json.loads((ws / s / "_stage.json").read_text())["timings"]["seconds"]
+        for s in api.implemented_stages()
+        if (ws / s / "_stage.json").is_file()
+    }
+    return row
+
+
+def aggregate(rows: list[dict]) -> dict:
+    ok = [r for r in rows if "error" not in r]
+    objects = [o for r in ok for o in r["objects"]]
+    found = [o for o in objects if o["found"]]
+    no_marker = [r for r in ok if not r["marker"]]
+    by_class: dict[str, list[float]] = {}
+    for o in found:
+        for c in o["classes"]:
+            by_class.setdefault(c, []).append(o["volume_ratio"])
+    coverage = [o["hull_coverage"] for o in found if o.get("hull_coverage") is not None]
+    return {
+        "scenes": len(rows),
+        "failed_scenes": len(rows) - len(ok),
+        "objects_true": sum(r["objects_true"] for r in ok),
+        "objects_predicted": sum(r["objects_predicted"] for r in ok),
+        "objects_matched": sum(r["objects_matched"] for r in ok),
+        "recall": sum(r["objects_matched"] for r in ok) / max(1, sum(r["objects_true"] for r in ok)),
+        "precision": sum(r["objects_matched"] for r in ok) / max(1, sum(r["objects_predicted"] for r in ok)),
+        "mean_iou": float(np.mean([o["iou"] for o in found])) if found else None,
+        "scale_error_no_marker": {
+            "median_abs": float(np.median([abs(r["scale"]["error"]) for r in no_marker])) if no_marker else None,
+            "range_contains_truth": sum(bool(r["scale"]["range_contains_truth"]) for r in no_marker) / len(no_marker) if no_marker else None,
+            "per_scene": [round(r["scale"]["error"], 4) for r in no_marker],
+        },
+        "scale_error_marker_median_abs": float(np.median([abs(r["scale"]["error"]) for r in ok if r["marker"]])) if ok else None,
+        "volume_ratio_median": float(np.median([o["volume_ratio"] for o in found])) if found else None,
+        "volume_ratio_median_by_class": {c: round(float(np.median(v)), 4) for c, v in sorted(by_class.items())},
+        "hull_coverage_median": float(np.median(coverage)) if coverage else None,
+        "hull_coverage_min": float(np.min(coverage)) if coverage else None,
+        "goals": {
+            "recall": 0.95,
+            "precision": 0.95,
+            "mean_iou": 0.8,
+            "scale_error_no_marker_median": 0.10,
+            "range_contains_truth": 0.9,
+            "volume_ratio": [0.9, 1.1],
+            "volume_ratio_per_class_min": 0.8,
+            "hull_coverage": 0.9,
+        },  # fmt: skip
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", default="100-111")
+    parser.add_argument("--until", default="collision", choices=["mesh", "collision"])
+    parser.add_argument("--work", type=Path, default=REPO / "workspaces" / "bench_objects")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "objects.json")
+    parser.add_argument("--label", default="current", help="the key of this run in the JSON (e.g. before / after)")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    rows = []
+    load_before = os.getloadavg()
+    t0 = time.time()
+    for seed in parse_seeds(args.seeds):
+        rows.append(run_scene(seed, args.work, args.until))
+        print(json.dumps({k: rows[-1].get(k) for k in ("seed", "marker", "recall", "precision", "mean_iou", "error")}), flush=True)
+    doc = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    doc[args.label] = {
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+        },
+        "seconds": round(time.time() - t0, 1),
+        "settings": {
+            "preset": "cpu",
+            "overrides": OVERRIDES,
+            "until": args.until,
+            "capture": "320x240, 3 s at 10 fps, 2-5 objects by seed; marker on even seeds",
+        },
+        "aggregate": aggregate(rows),
+        "scenes": rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(doc, indent=1, default=float) + "\n")
+    print(json.dumps(doc[args.label]["aggregate"], indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()

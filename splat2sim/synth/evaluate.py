@@ -1,0 +1,207 @@
+"""A built workspace against its synthetic capture's ground truth: which objects were found,
+how well they overlap the true ones, how big they came out, and how right the scale is.
+
+The workspace's world frame is fixed by poses (gravity, origin, scale from a marker or not);
+the ground truth has its own. The two are related by the similarity that takes the true
+camera centres of the keyframes onto the reconstructed ones (Umeyama), so nothing here
+trusts the pipeline's own scale: the true metres per world unit is 1 / that similarity's
+scale, and the metric frame the pipeline chose (``scale/scale.json``) is judged against it.
+
+    from splat2sim.synth.evaluate import evaluate_workspace
+    report = evaluate_workspace(capture_dir, workspace)   # plain dict, JSON-ready
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+MATCH_IOU = 0.25  # a prediction is a find when its 3D IoU with a true object is at least this
+
+
+def umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """(s, R, t) minimising |dst - (s R src + t)|^2 over [N, 3] point pairs."""
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    a, b = src - mu_s, dst - mu_d
+    cov = b.T @ a / len(src)
+    U, D, Vt = np.linalg.svd(cov)
+    S = np.eye(3)
+    if np.linalg.det(U) * np.linalg.det(Vt) < 0:
+        S[2, 2] = -1
+    R = U @ S @ Vt
+    s = float(np.trace(np.diag(D) @ S) / a.var(0).sum())
+    return s, R, mu_d - s * R @ mu_s
+
+
+def world_from_truth(capture_dir: Path, workspace: Path) -> tuple[np.ndarray, float]:
+    """4x4 similarity from ground-truth coordinates to the workspace's world frame, and the
+    RMS of the camera-centre fit in world units."""
+    gt = json.loads((capture_dir / "ground_truth.json").read_text())
+    frames = {f["file"]: f["source_index"] for f in json.loads((workspace / "frames" / "frames.json").read_text())["frames"]}
+    cams = json.loads((workspace / "poses" / "cameras.json").read_text())["frames"]
+    src, dst = [], []
+    for f in cams:
+        if f.get("registered") and f.get("world_from_camera") is not None:
+            src.append(np.asarray(gt["frames"][frames[f["file"]]]["world_from_camera"])[:3, 3])
+            dst.append(np.asarray(f["world_from_camera"])[:3, 3])
+    src, dst = np.asarray(src), np.asarray(dst)
+    s, R, t = umeyama(src, dst)
+    T = np.eye(4)
+    T[:3, :3], T[:3, 3] = s * R, t
+    rms = float(np.sqrt(np.mean(np.sum((src @ (s * R).T + t - dst) ** 2, axis=1))))
+    return T, rms
+
+
+def _true_meshes(capture_dir: Path, gt: dict, metric_from_truth: np.ndarray) -> list:
+    import trimesh
+
+    out = []
+    for o in gt["objects"]:
+        mesh = trimesh.load(capture_dir / o["mesh_file"], process=False, force="mesh")
+        mesh.merge_vertices(merge_tex=True, merge_norm=True)
+        mesh.apply_transform(metric_from_truth @ np.asarray(o["world_from_object"], np.float64))
+        out.append(mesh)
+    return out
+
+
+def _predicted_meshes(workspace: Path) -> list[tuple[str, object]]:
+    import trimesh
+
+    index = workspace / "mesh" / "mesh.json"
+    if not index.is_file():
+        return []
+    out = []
+    for rec in json.loads(index.read_text())["objects"]:
+        mesh = trimesh.load(workspace / "mesh" / rec["visual"], process=False, force="mesh")
+        mesh.merge_vertices(merge_tex=True, merge_norm=True)
+        mesh.apply_transform(np.asarray(rec["world_from_object"], np.float64))
+        out.append((rec["id"], mesh))
+    return out
+
+
+ENCLOSING = np.array([[0, 0, -1], [1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0]], np.float64)
+
+
+def _inside(mesh, points: np.ndarray) -> np.ndarray:
+    """Points of the object's solid as seen from outside: enclosed by its surface below and
+    on all four sides. That is the inside of a closed mesh, plus the cavity of a cup or bowl
+    (which a reconstruction from outside views fills, and which holds no air in a simulator's
+    collision either), but not the hole of a mug's handle; it works for meshes with gaps."""
+    inside = mesh.convex_hull.contains(points)
+    for d in ENCLOSING:
+        if not inside.any():
+            break
+        idx = np.flatnonzero(inside)
+        hit = mesh.ray.intersects_any(points[idx], np.repeat(d[None], len(idx), 0))
+        inside[idx[~hit]] = False
+    return inside
+
+
+def solid_overlap(a, b, samples: int = 20000, seed: int = 0) -> tuple[float, float, float]:
+    """(3D IoU, volume of a, volume of b) of two objects' solids (see ``_inside``), from
+    uniform samples in their joint bounding box (so both volumes share one estimator)."""
+    lo = np.minimum(a.bounds[0], b.bounds[0])
+    hi = np.maximum(a.bounds[1], b.bounds[1])
+    pts = np.random.default_rng(seed).uniform(lo, hi, (samples, 3))
+    ia, ib = _inside(a, pts), _inside(b, pts)
+    cell = float(np.prod(hi - lo)) / samples
+    union = (ia | ib).sum()
+    return (float((ia & ib).sum() / union) if union else 0.0), ia.sum() * cell, ib.sum() * cell
+
+
+def _hull_coverage(workspace: Path, oid: str, world_from_object: np.ndarray, truth, samples: int = 8000) -> float | None:
+    """Fraction of the true material (the watertight true mesh's inside: a cup's cavity, which
+    hulls rightly leave open, does not count) inside the object's collision hulls."""
+    import trimesh
+
+    index = workspace / "collision" / "collision.json"
+    if not index.is_file():
+        return None
+    entry = next((o for o in json.loads(index.read_text())["objects"] if o["id"] == oid), None)
+    if not entry or not entry.get("hulls"):
+        return None
+    pts = np.random.default_rng(1).uniform(truth.bounds[0], truth.bounds[1], (samples, 3))
+    pts = pts[truth.contains(pts) if truth.is_watertight else _inside(truth, pts)]
+    if len(pts) == 0:
+        return None
+    local = pts - world_from_object[:3, 3]
+    covered = np.zeros(len(pts), bool)
+    for h in entry["hulls"]:
+        hull = trimesh.load(workspace / "collision" / h["file"], process=False, force="mesh").convex_hull
+        covered |= hull.contains(local)
+    return float(covered.mean())
+
+
+def size_class(extents: np.ndarray) -> list[str]:
+    """small (< 7 cm across), thin (< 2 cm in its thinnest direction), tall (> 15 cm high)."""
+    out = []
+    if extents.max() < 0.07:
+        out.append("small")
+    if extents.min() < 0.02:
+        out.append("thin")
+    if extents[2] > 0.15:
+        out.append("tall")
+    return out or ["regular"]
+
+
+def evaluate_workspace(capture_dir: str | Path, workspace: str | Path) -> dict:
+    """Objects found, their 3D IoU, volume ratio and hull coverage, and the scale's error."""
+    from scipy.optimize import linear_sum_assignment
+
+    capture_dir, workspace = Path(capture_dir), Path(workspace)
+    gt = json.loads((capture_dir / "ground_truth.json").read_text())
+    world_T, fit_rms = world_from_truth(capture_dir, workspace)
+    true_m_per_unit = 1.0 / float(np.cbrt(np.linalg.det(world_T[:3, :3])))
+    scale_doc = json.loads((workspace / "scale" / "scale.json").read_text()) if (workspace / "scale" / "scale.json").is_file() else None
+    chosen = float(scale_doc["scale"]) if scale_doc else 1.0
+    metric_from_truth = np.diag([chosen, chosen, chosen, 1.0]) @ world_T  # the pipeline's metric frame
+    truths = _true_meshes(capture_dir, gt, metric_from_truth)
+    preds = _predicted_meshes(workspace)
+    iou = np.zeros((len(truths), len(preds)))
+    volumes = {}
+    for i, t in enumerate(truths):
+        for j, (_, p) in enumerate(preds):
+            iou[i, j], *volumes[i, j] = solid_overlap(t, p)
+    rows, cols = linear_sum_assignment(-iou) if iou.size else (np.zeros(0, int), np.zeros(0, int))
+    matched = [(i, j) for i, j in zip(rows, cols) if iou[i, j] >= MATCH_IOU]
+    objects = []
+    pred_of = {i: j for i, j in matched}
+    mesh_index = {r["id"]: r for r in json.loads((workspace / "mesh" / "mesh.json").read_text())["objects"]} if preds else {}
+    for i, (o, t) in enumerate(zip(gt["objects"], truths)):
+        # the true size in metres, whatever scale the pipeline chose
+        true_extents = (t.bounds[1] - t.bounds[0]) / chosen
+        row = {"kind": o["kind"], "classes": size_class(true_extents), "extents_m": np.round(true_extents, 4).tolist(), "found": i in pred_of}
+        if i in pred_of:
+            oid, p = preds[pred_of[i]]
+            row.update({"object": oid, "iou": round(float(iou[i, pred_of[i]]), 4),
+                        # solids in the pipeline's frame: the geometry alone (the scale's error is reported apart)
+                        "volume_ratio": round(float(volumes[i, pred_of[i]][1] / volumes[i, pred_of[i]][0]), 4),
+                        "hull_coverage": _hull_coverage(workspace, oid, np.asarray(mesh_index[oid]["world_from_object"]), t)})  # fmt: skip
+        objects.append(row)
+    scale_error = chosen / true_m_per_unit - 1.0
+    in_range = None
+    if scale_doc and scale_doc.get("range"):
+        lo, hi = scale_doc["range"]
+        in_range = bool(lo <= true_m_per_unit <= hi)
+    found = len(matched)
+    return {
+        "objects_true": len(truths),
+        "objects_predicted": len(preds),
+        "objects_matched": found,
+        "recall": found / len(truths) if truths else 1.0,
+        "precision": found / len(preds) if preds else (1.0 if not truths else 0.0),
+        "mean_iou": float(np.mean([r["iou"] for r in objects if r["found"]])) if found else 0.0,
+        "scale": {
+            "chosen": chosen,
+            "true": true_m_per_unit,
+            "error": scale_error,
+            "range": scale_doc.get("range") if scale_doc else None,
+            "range_contains_truth": in_range,
+            "source": scale_doc.get("source") if scale_doc else None,
+        },  # fmt: skip
+        "camera_fit_rms": fit_rms,
+        "objects": objects,
+        "unmatched_predictions": [preds[j][0] for j in range(len(preds)) if j not in {jj for _, jj in matched}],
+    }
