@@ -99,7 +99,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="segment",
-            version=5,  # 5: scale-aware clustering (segment.link_scale); 4: table attached only under the contact patch
+            version=6,  # 6: a confidence with its reasons per object; 5: scale-aware clustering (segment.link_scale)
             description="objects split from the background, labelled",
             upstream=("frames", "poses", "splat"),
             config_cls=SegmentConfig,

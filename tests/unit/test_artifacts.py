@@ -114,3 +114,17 @@ def test_metric_frame_is_one_uniform_scale(tmp_path):
     scale.SCALE.write(tmp_path, scale.Scale(scale=-1.0, source="user", poses_metric=False))
     with pytest.raises(Exception, match="not positive"):
         scale.MetricFrame.from_doc(scale.SCALE.read(tmp_path))
+
+
+def test_segment_confidence_ranks_the_doubts():
+    """Each doubt lowers the confidence and says why; none leaves it at 1."""
+    from splat2sim.stages.segment.confidence import LOW, object_confidence
+
+    views = np.full(500, 30)
+    assert object_confidence(500, views, 40, "table", False) == (1.0, [])
+    merged, why = object_confidence(500, views, 40, "table", True)
+    floating, why_floating = object_confidence(500, views, 40, "none", False)
+    assert LOW <= merged < 1.0 and "several" in why[0]
+    assert floating < LOW and "rests on nothing" in why_floating[0]
+    weak, reasons = object_confidence(60, np.full(60, 4), 40, "table", False)
+    assert weak < merged and len(reasons) == 2 and "60 Gaussians" in reasons[0] and "4 of 40" in reasons[1]

@@ -113,7 +113,8 @@ def _body(ctx: StageContext, rec: dict, name: str, seg: dict, centry: dict | Non
         contact=contact, ranges=ranges, texture=f"assets/{name}/{texture}" if texture else None,
         appearance={"rgba": colour} if colour else None,
         physics_source={"source": (p or {}).get("source", "default"), "confidence": (p or {}).get("confidence"),
-                        "material": (p or {}).get("material"), "support": seg.get("support", "table")},
+                        "material": (p or {}).get("material"), "support": seg.get("support", "table"),
+                        "segment_confidence": seg.get("confidence"), "segment_doubts": seg.get("confidence_reasons", [])},
     )  # fmt: skip
 
 

@@ -238,6 +238,7 @@ def _objects_table(ctx: StageContext, scene, check: dict) -> str:
         rows.append(
             [
                 f"<b>{html.escape(b.label)}</b><br><code>{b.name}</code>",
+                _confidence_cell(src.get("segment_confidence"), src.get("segment_doubts") or []),
                 " x ".join(f"{v:.1f}" for v in size) + " cm",
                 f"{b.inertial['mass']:.3f}",
                 f"{b.contact['friction']:.2f}",
@@ -249,9 +250,31 @@ def _objects_table(ctx: StageContext, scene, check: dict) -> str:
             ]
         )
     objects = _table(
-        ["object", "size", "mass (kg)", "friction", "restitution", "hulls", "physics source", "after 2 s (from filmed pose)", "warnings"], rows
+        [
+            "object",
+            "found with confidence",
+            "size",
+            "mass (kg)",
+            "friction",
+            "restitution",
+            "hulls",
+            "physics source",
+            "after 2 s (from filmed pose)",
+            "warnings",
+        ],
+        rows,
     )
     return objects
+
+
+def _confidence_cell(confidence: float | None, doubts: list[str]) -> str:
+    """The segment stage's confidence in the object, red below its LOW mark, with the doubts."""
+    from splat2sim.stages.segment.confidence import LOW
+
+    if confidence is None:
+        return "-"
+    cls = "bad" if confidence < LOW else "ok"
+    return f'<span class="{cls}">{confidence:.2f}</span>' + "".join(f"<br>{html.escape(d)}" for d in doubts)
 
 
 def _stage_rows(ctx: StageContext) -> tuple[list[list[str]], list[str]]:

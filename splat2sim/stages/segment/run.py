@@ -85,7 +85,7 @@ def run(ctx: StageContext) -> None:
             ctx.metrics["clip"] = result.info
     elif cfg.labels == "none":
         pass
-    write_outputs(ctx, labels, means, clusters, names, scores, method, label_source, geo, sam_info)
+    write_outputs(ctx, labels, means, clusters, names, scores, method, label_source, geo, (frustum, views.num))
     ctx.metrics.update({
         "method": method, "label_source": label_source, "objects": len(clusters),
         "background_gaussians": int((labels < 0).sum()), "removed_floaters": int(geo.stats["floaters"]),
@@ -114,8 +114,10 @@ def _device(ctx: StageContext) -> str:
     return "cpu"
 
 
-def write_outputs(ctx, labels, means, clusters, names, scores, method, label_source, geo, sam_info) -> None:
+def write_outputs(ctx, labels, means, clusters, names, scores, method, label_source, geo, seen) -> None:
+    """objects.json and gaussian_labels.npy. ``seen``: (per-Gaussian view counts, views)."""
     from splat2sim.names import unique
+    from splat2sim.stages.segment.confidence import LOW, object_confidence
 
     objects = []
     # stable order by decreasing Gaussian count (the refinement may have changed counts)
@@ -132,12 +134,17 @@ def write_outputs(ctx, labels, means, clusters, names, scores, method, label_sou
         p = means[members]
         lo, hi = p.min(0), p.max(0)
         support = "table" if lo[2] <= 2 * low + (geo.stats.get("spacing_objects") or 0) else _support_below(new, p, final, means)
+        merged = bool(clusters[old]["merged"])
+        confidence, reasons = object_confidence(len(members), seen[0][members], seen[1], support, merged)
+        if confidence < LOW:
+            ctx.warn(f"obj_{new:03d}: low confidence {confidence:.2f} ({'; '.join(reasons)}); kept, and flagged in objects.json")
         objects.append({
             "id": f"obj_{new:03d}", "index": new, "label": shown[new],
             "label_score": scores[old], "gaussians": int(len(members)),
             "centroid": [round(float(v), 6) for v in p.mean(0)],
             "bbox_min": [round(float(v), 6) for v in lo], "bbox_max": [round(float(v), 6) for v in hi],
-            "support": support, "merged": bool(clusters[old]["merged"]), "notes": clusters[old]["notes"],
+            "support": support, "merged": merged, "notes": clusters[old]["notes"],
+            "confidence": confidence, "confidence_reasons": reasons, "low_confidence": confidence < LOW,
         })  # fmt: skip
     doc = {
         "method": method, "label_source": label_source,
