@@ -22,11 +22,8 @@ def support_height(objects: dict) -> tuple[float, list[str]]:
 
 
 def run(ctx: StageContext) -> None:
-    # long: one pass over the objects with its progress bar; the per-object work is in objects.py
     import torch
 
-    from splat2sim.geometry.inertia import robust_mass_properties
-    from splat2sim.names import sanitize
     from splat2sim.render import resolve_backend
     from splat2sim.stages.mesh import background as B
     from splat2sim.stages.mesh import rendering as R
@@ -59,17 +56,7 @@ def run(ctx: StageContext) -> None:
         for obj in seg.get("objects", []):
             oid, index = obj["id"], int(obj["index"])
             sub = R.subset(gaussians, labels == index)
-            means = sub.means.numpy()
-            resting = floor_z
-            if len(means):
-                low = float(np.percentile(means[:, 2], 0.5)) if len(means) >= 50 else float(means[:, 2].min())
-                height = float(np.ptp(means[:, 2])) if len(means) > 1 else 0.0
-                # within the support layer an object's Gaussians cannot be told from the
-                # support's: an object whose lowest Gaussian is there rests on the support
-                layer = float((seg.get("support_plane") or {}).get("height_margin", 0.0))
-                if low - floor_z > max(0.1 * height, 0.01, layer):
-                    resting = low
-                    ctx.warn(f"{oid}: its lowest point is {low - floor_z:.3f} m above the support plane; its unseen bottom is closed flat there")
+            resting = _resting_height(ctx, oid, sub.means.numpy(), floor_z, seg)
             try:
                 result = mesh_object(sub, train, full, cfg, resting, backend)
             except ValueError as exc:
@@ -80,33 +67,9 @@ def run(ctx: StageContext) -> None:
                 ctx.fallback(f"{oid} mesh: " + result.fallback[0], result.fallback[1], result.fallback[2])
             for note in result.notes:
                 ctx.warn(f"{oid}: {note}")
-            mesh = result.mesh
-            lo, hi = mesh.bounds
+            lo, hi = result.mesh.bounds
             all_lo.append(lo), all_hi.append(hi)
-            origin = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, lo[2]])
-            mesh.apply_translation(-origin)
-            props, method, mass_notes = robust_mass_properties(mesh.vertices, mesh.faces, 1.0, cfg.min_thickness)
-            for note in mass_notes:
-                ctx.warn(f"{oid}: {note}")
-            folder = out / "objects" / oid
-            folder.mkdir(parents=True)
-            mesh.export(folder / "visual.obj", include_normals=False)
-            pose = np.eye(4)
-            pose[:3, 3] = origin
-            records.append({
-                "id": oid, "label": obj.get("label", oid), "name": sanitize(obj.get("label", oid)),
-                "visual": f"objects/{oid}/visual.obj",
-                "world_from_object": pose.tolist(),
-                "watertight": bool(mesh.is_watertight and mesh.is_winding_consistent),
-                "volume": float(props.volume), "area": float(mesh.area),
-                "vertices": int(len(mesh.vertices)), "faces": int(len(mesh.faces)),
-                "bounds": [mesh.bounds[0].tolist(), mesh.bounds[1].tolist()],
-                "center_of_mass": props.center_of_mass.tolist(),
-                "inertia_unit_density": props.inertia.tolist(),
-                "mass_properties_from": method,
-                "method": result.method, "voxel": result.voxel, "views": result.views,
-                "gaussians": int(sub.num), "timings": result.timings,
-            })  # fmt: skip
+            records.append(_write_object(ctx, obj, result, int(sub.num)))
             task.advance()
     background = None
     if cfg.background:
@@ -122,3 +85,52 @@ def run(ctx: StageContext) -> None:
     ctx.metrics.update({"objects": len(records), "watertight": closed, "faces": sum(r["faces"] for r in records)})
     ctx.summary += [("objects meshed", f"{len(records)} ({closed} watertight)")]
     ctx.summary += [(r["id"], f"{r['faces']} faces, {r['volume'] * 1e6:.0f} cm^3, {r['method']}") for r in records]
+
+
+def _resting_height(ctx: StageContext, oid: str, means: np.ndarray, floor_z: float, seg: dict) -> float:
+    """Where the object's unseen bottom is closed: the support, unless its lowest Gaussians
+    stand clearly above it (an object on another object)."""
+    if not len(means):
+        return floor_z
+    low = float(np.percentile(means[:, 2], 0.5)) if len(means) >= 50 else float(means[:, 2].min())
+    height = float(np.ptp(means[:, 2])) if len(means) > 1 else 0.0
+    # within the support layer an object's Gaussians cannot be told from the
+    # support's: an object whose lowest Gaussian is there rests on the support
+    layer = float((seg.get("support_plane") or {}).get("height_margin", 0.0))
+    if low - floor_z > max(0.1 * height, 0.01, layer):
+        ctx.warn(f"{oid}: its lowest point is {low - floor_z:.3f} m above the support plane; its unseen bottom is closed flat there")
+        return low
+    return floor_z
+
+
+def _write_object(ctx: StageContext, obj: dict, result, gaussians: int) -> dict:
+    """The object's mesh moved into its object frame and written; its mesh.json record."""
+    from splat2sim.geometry.inertia import robust_mass_properties
+    from splat2sim.names import sanitize
+
+    oid, mesh = obj["id"], result.mesh
+    lo, hi = mesh.bounds
+    origin = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, lo[2]])
+    mesh.apply_translation(-origin)
+    props, method, mass_notes = robust_mass_properties(mesh.vertices, mesh.faces, 1.0, ctx.config.min_thickness)
+    for note in mass_notes:
+        ctx.warn(f"{oid}: {note}")
+    folder = ctx.out_dir / "objects" / oid
+    folder.mkdir(parents=True)
+    mesh.export(folder / "visual.obj", include_normals=False)
+    pose = np.eye(4)
+    pose[:3, 3] = origin
+    return {
+        "id": oid, "label": obj.get("label", oid), "name": sanitize(obj.get("label", oid)),
+        "visual": f"objects/{oid}/visual.obj",
+        "world_from_object": pose.tolist(),
+        "watertight": bool(mesh.is_watertight and mesh.is_winding_consistent),
+        "volume": float(props.volume), "area": float(mesh.area),
+        "vertices": int(len(mesh.vertices)), "faces": int(len(mesh.faces)),
+        "bounds": [mesh.bounds[0].tolist(), mesh.bounds[1].tolist()],
+        "center_of_mass": props.center_of_mass.tolist(),
+        "inertia_unit_density": props.inertia.tolist(),
+        "mass_properties_from": method,
+        "method": result.method, "voxel": result.voxel, "views": result.views,
+        "gaussians": gaussians, "timings": result.timings,
+    }  # fmt: skip
