@@ -343,12 +343,24 @@ def _click_exceptions():
     return exceptions
 
 
+GLOBAL_FLAGS = ("--debug", "--quiet", "-q")
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """The global flags moved in front of the command, so `splat2sim status WS --debug`
+    works like `splat2sim --debug status WS` (click only reads them before the command)."""
+    end = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[:end] if a in GLOBAL_FLAGS]
+    rest = [a for a in args[:end] if a not in GLOBAL_FLAGS]
+    return flags + rest + args[end:]
+
+
 def main(argv: list[str] | None = None) -> int:
     from splat2sim.errors import Splat2SimError
 
     click_exc = _click_exceptions()
 
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in args
     try:
         code = app(args=args, prog_name="splat2sim", standalone_mode=False)

@@ -208,3 +208,15 @@ def test_interrupted_first_run_leaves_no_complete_stage(long_video, tmp_path):
 def test_doctor_reports_capabilities(run_cli):
     done = run_cli("doctor", check_code=0, timeout=600)
     assert "mujoco" in done.stdout and "MuJoCo offscreen rendering" in done.stdout
+
+
+def test_global_options_work_after_the_command(run_cli, tmp_path):
+    """--debug and --quiet are accepted in any position (issue #17)."""
+    from splat2sim.cli import hoist_global_options
+
+    assert hoist_global_options(["status", "ws", "--debug", "-q"]) == ["--debug", "-q", "status", "ws"]
+    assert hoist_global_options(["build", "--", "--debug"]) == ["build", "--", "--debug"]
+    after = run_cli("status", tmp_path / "nowhere", "--debug")
+    before = run_cli("--debug", "status", tmp_path / "nowhere")
+    assert after.returncode == before.returncode == 4 and "no workspace" in after.stderr
+    assert "No such option" not in after.stderr
