@@ -100,3 +100,30 @@ def read_gaussians_ply(path: Path) -> dict[str, np.ndarray]:
         "opacity_logits": data["opacity"].astype(np.float32),
         "sh": sh,
     }
+
+
+# A Gaussian's 1-sigma size in world units: exp(log_scale) outside e^-20..e^10 (2e-9..2e4) is
+# no surface a camera saw, only a broken or foreign file.
+LOG_SCALE_RANGE = (-20.0, 10.0)
+
+
+def validate_gaussians(data: dict[str, np.ndarray], path: Path) -> None:
+    """Refuse a splat that cannot be rendered: no Gaussians, values that are not finite,
+    sizes out of any sane range, or rotations of zero length. The error names the file,
+    the field and how many Gaussians are affected."""
+    path = Path(path)
+    hint = "re-export the splat from the tool that trained it, or train one with `splat2sim splat`"
+    count = len(data["means"])
+    if count == 0:
+        raise InputError(f"{path} holds no Gaussians", hint=hint)
+    for name in ("means", "log_scales", "quats", "opacity_logits", "sh"):
+        bad = ~np.isfinite(data[name].reshape(count, -1)).all(1)
+        if bad.any():
+            raise InputError(f"{path}: {int(bad.sum())} of {count} Gaussians have non-finite {name} (NaN or infinity)", hint=hint)
+    lo, hi = LOG_SCALE_RANGE
+    bad = (data["log_scales"] < lo).any(1) | (data["log_scales"] > hi).any(1)
+    if bad.any():
+        raise InputError(f"{path}: {int(bad.sum())} of {count} Gaussians have log-scales outside [{lo:g}, {hi:g}]", hint=hint)
+    bad = np.linalg.norm(data["quats"], axis=1) < 1e-12
+    if bad.any():
+        raise InputError(f"{path}: {int(bad.sum())} of {count} Gaussians have a zero rotation quaternion", hint=hint)

@@ -188,3 +188,49 @@ def test_ply_from_another_writer_imports(tmp_path):
     np.testing.assert_array_equal(back["sh"][:, 1, 1], data["f_rest_3"])
     g = Gaussians(*(torch.tensor(back[k]) for k in ("means", "log_scales", "quats", "opacity_logits", "sh")))
     assert render(g, ring_cameras(1), backend="torch").rgb.shape == (1, 48, 64, 3)
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("means", np.nan, "non-finite means"),
+        ("opacity_logits", np.inf, "non-finite opacity_logits"),
+        ("log_scales", 40.0, "log-scales outside"),
+        ("quats", 0.0, "a zero rotation"),
+    ],
+)
+def test_a_broken_splat_is_refused_naming_file_and_field(tmp_path, field, value, message):
+    from splat2sim.errors import InputError
+    from splat2sim.io.gaussians_ply import validate_gaussians
+
+    rng = np.random.default_rng(0)
+    data = {"means": rng.normal(size=(10, 3)).astype(np.float32), "log_scales": np.full((10, 3), -4.0, np.float32),
+            "quats": np.tile(np.float32([1, 0, 0, 0]), (10, 1)), "opacity_logits": np.zeros(10, np.float32),
+            "sh": np.zeros((10, 1, 3), np.float32)}  # fmt: skip
+    validate_gaussians(data, tmp_path / "good.ply")
+    data[field][3] = value
+    write_gaussians_ply(tmp_path / "bad.ply", data["means"], data["log_scales"], data["quats"], data["opacity_logits"], data["sh"])
+    with pytest.raises(InputError, match=f"bad.ply: 1 of 10 Gaussians have {message}"):
+        validate_gaussians(read_gaussians_ply(tmp_path / "bad.ply"), tmp_path / "bad.ply")
+
+
+def test_importing_an_all_nan_splat_fails_the_stage_and_keeps_earlier_ones(tmp_path):
+    """splat.import_ply with NaN values: an InputError and a failure record, frames and poses
+    untouched, no splat/ folder (issue #17)."""
+    from splat2sim import api
+    from splat2sim.errors import InputError
+    from splat2sim.synth import SynthConfig, generate_capture
+    from splat2sim.synth.oracle import oracle_workspace
+    from tests.conftest import tree_state
+
+    cap = tmp_path / "cap"
+    generate_capture(cap, SynthConfig(seed=3, width=160, height=120, duration_s=1.0, fps=10, object_kinds=["box"], texture_size=128))
+    ws = oracle_workspace(cap, tmp_path / "ws", keyframes=6, until="poses")
+    before = {s: tree_state(ws / s) for s in ("frames", "poses")}
+    n = 20
+    write_gaussians_ply(tmp_path / "nan.ply", np.full((n, 3), np.nan, np.float32), np.zeros((n, 3), np.float32),
+                        np.tile(np.float32([1, 0, 0, 0]), (n, 1)), np.zeros(n, np.float32), np.zeros((n, 1, 3), np.float32))  # fmt: skip
+    with pytest.raises(InputError, match=f"nan.ply: {n} of {n} Gaussians have non-finite means"):
+        api.run_stage(ws, "splat", overrides=[f"splat.import_ply={tmp_path / 'nan.ply'}", "splat.import_frame=world"])
+    assert not (ws / "splat").exists() and (ws / "logs" / "splat.failed.json").is_file()
+    assert {s: tree_state(ws / s) for s in ("frames", "poses")} == before

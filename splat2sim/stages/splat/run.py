@@ -79,7 +79,7 @@ def load_views(ctx: StageContext, max_side: int):
 def run(ctx: StageContext) -> None:
     import torch
 
-    from splat2sim.io.gaussians_ply import read_gaussians_ply, write_gaussians_ply
+    from splat2sim.io.gaussians_ply import read_gaussians_ply, validate_gaussians, write_gaussians_ply
     from splat2sim.render import Gaussians, resolve_backend
     from splat2sim.stages.splat import train as T
 
@@ -97,6 +97,7 @@ def run(ctx: StageContext) -> None:
     t0 = time.perf_counter()
     if cfg.import_ply:
         data = read_gaussians_ply(Path(cfg.import_ply).expanduser())
+        validate_gaussians(data, Path(cfg.import_ply).expanduser())
         if cfg.import_frame == "sfm":
             data = _sfm_to_world(ctx, data)
         gaussians = Gaussians(*(torch.tensor(data[k], device=device) for k in ("means", "log_scales", "quats", "opacity_logits", "sh")))
