@@ -122,6 +122,23 @@ def test_truncated_video_with_index_up_front_keeps_what_decodes(tmp_path):
     meta = frames_json(ws)
     assert 10 <= meta["source"]["frames_decoded"] < 90
     assert len(meta["frames"]) == 10
+    # the container promised 90: the record says the file is probably truncated (issue #17)
+    warnings = json.loads((ws / "frames" / "_stage.json").read_text())["warnings"]
+    assert any(f"of the {meta['source']['frames_promised']} frames the container promises" in w and "truncated" in w for w in warnings)
+
+
+def test_a_black_video_is_an_error_and_a_dark_one_a_warning(tmp_path):
+    black = write_video(tmp_path / "black.mp4", (np.zeros((120, 160, 3), np.uint8) for _ in range(30)))
+    with pytest.raises(InputError, match="every keyframe of black.mp4 is blank"):
+        api.build(black, tmp_path / "ws_black", until="frames", overrides=["frames.target_count=8"])
+    assert not (tmp_path / "ws_black" / "frames").exists()
+    dark = write_video(tmp_path / "dark.mp4", ((f * 0.06).astype(np.uint8) for f in panning_frames(60, seed=4)))
+    api.build(dark, tmp_path / "ws_dark", until="frames", overrides=["frames.target_count=8"])
+    record = json.loads((tmp_path / "ws_dark" / "frames" / "_stage.json").read_text())
+    assert record["metrics"]["exposure"]["dark"] == 8 and any("too dark" in w for w in record["warnings"])
+    bright = write_video(tmp_path / "pan.mp4", panning_frames(60, seed=4))
+    api.build(bright, tmp_path / "ws_pan", until="frames", overrides=["frames.target_count=8"])
+    assert not any("dark" in w or "overexposed" in w for w in json.loads((tmp_path / "ws_pan" / "frames" / "_stage.json").read_text())["warnings"])
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ def run(ctx: StageContext) -> None:
     else:
         meta, kept = _from_images(ctx, source)
 
+    exposure = _judge_frames(ctx, meta, kept)
     sharp = np.array([k["sharpness"] for k in kept]) if kept else np.zeros(0)
     reference = float(np.median(meta.pop("_all_sharpness"))) if kept else 0.0
     blurry = [k["file"] for k in kept if reference > 0 and k["sharpness"] < cfg.blur_threshold * reference]
@@ -62,6 +63,7 @@ def run(ctx: StageContext) -> None:
             "total_motion": round(total_motion, 6),
             "median_sharpness": round(reference, 3),
             "blurry_keyframes": len(blurry),
+            "exposure": exposure,
             "width": meta["image_size"]["width"],
             "height": meta["image_size"]["height"],
         }
@@ -75,6 +77,41 @@ def run(ctx: StageContext) -> None:
         ("camera motion", f"{total_motion:.2f} image diagonals"),
         ("sharpness min/median", f"{sharp.min():.0f} / {reference:.0f}" if len(sharp) else "-"),
     ]
+
+
+# Below DARK or above BRIGHT mean grey level (0-255) a keyframe holds too little detail for
+# features; under FLAT standard deviation it is blank. Round numbers, not fitted values.
+DARK, BRIGHT, FLAT = 25.0, 230.0, 3.0
+
+
+def _judge_frames(ctx: StageContext, meta: dict, kept: list[dict]) -> dict:
+    """frames' verdict on its own output: fewer frames decoded than the container promises,
+    keyframes too dark or too bright (warnings), or blank (an error: nothing usable)."""
+    import cv2
+
+    src = meta["source"]
+    promised, decoded = src.get("frames_promised"), src.get("frames_decoded")
+    if promised and decoded is not None and decoded < 0.9 * promised:
+        ctx.warn(
+            f"only {decoded} of the {promised} frames the container promises could be decoded: the file may be truncated "
+            "(re-copy it); the keyframes come from the decoded part"
+        )
+    grey = [cv2.imread(str(ctx.out_dir / k["file"]), cv2.IMREAD_GRAYSCALE) for k in kept]
+    means = np.array([g.mean() for g in grey if g is not None])
+    stds = np.array([g.std() for g in grey if g is not None])
+    if len(stds) and np.all(stds < FLAT):
+        raise InputError(
+            f"every keyframe of {Path(src['path']).name} is blank (mean grey {np.median(means):.0f}/255, contrast "
+            f"{np.median(stds):.1f}): there is nothing to reconstruct",
+            hint="check the lens cap and the exposure, and film the scene in normal light",
+        )
+    verdict = {"median_grey": round(float(np.median(means)), 1) if len(means) else None, "dark": 0, "bright": 0}
+    if len(means):
+        verdict["dark"], verdict["bright"] = int((means < DARK).sum()), int((means > BRIGHT).sum())
+        for key, word, fix in (("dark", "too dark", "add light"), ("bright", "overexposed", "lower the exposure")):
+            if verdict[key] > len(means) / 2:
+                ctx.warn(f"{verdict[key]} of {len(means)} keyframes are {word} (mean grey level); features will be few: {fix}")
+    return verdict
 
 
 # ----------------------------------------------------------------------------- video
@@ -134,6 +171,7 @@ def _from_video(ctx: StageContext, source: FramesSource):
             "fps": info.fps,
             "duration_s": info.duration_s,
             "frames_decoded": decoded,
+            "frames_promised": estimate,
             "width": info.width,
             "height": info.height,
             "rotation_deg": info.rotation_deg,
