@@ -11,15 +11,17 @@ Everything here raises ``splat2sim.errors`` exceptions and never prints; pass a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from splat2sim import __version__
 from splat2sim.config import Config, dump_config, load_config, read_config_file
-from splat2sim.errors import ConfigError, Splat2SimError, WorkspaceError
+from splat2sim.errors import ConfigError, Splat2SimError, WorkspaceError, resource_error
 from splat2sim.progress import NullReporter, Reporter
 from splat2sim.stages import STAGES, StageContext, StageSpec
 from splat2sim.workspace import RecordProblem, StageRecord, Workspace, layout
@@ -175,7 +177,42 @@ def stage_status(ws: Workspace, spec: StageSpec, config: Config, input_path) -> 
 
 
 # ----------------------------------------------------------------------------- running
+def _resource_faults(doing: str):
+    """Decorator: OSErrors that are resource faults (disk full, read-only, permission) leave
+    as a ResourceError naming the path and the fix; other errors pass unchanged."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def translated(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except OSError as exc:
+                error = resource_error(exc, doing)
+                if error is None:
+                    raise
+                raise error from exc
+
+        return translated
+
+    return wrap
+
+
 def _run_stage(ws: Workspace, spec: StageSpec, config: Config, input_path, reporter: Reporter) -> StageOutcome:
+    """Run one stage; a resource fault (disk full, read-only, permission) anywhere in it,
+    staging and commit included, becomes a ResourceError that names the path and the fix."""
+    try:
+        return _run_stage_unchecked(ws, spec, config, input_path, reporter)
+    except OSError as exc:
+        translated = resource_error(exc, f"running the {spec.name} stage")
+        if translated is None:
+            raise
+        translated.stage = spec.name
+        with contextlib.suppress(OSError):  # on a read-only workspace the record cannot be written either
+            ws.record_failure(spec.name, translated, None)
+        raise translated from exc
+
+
+def _run_stage_unchecked(ws: Workspace, spec: StageSpec, config: Config, input_path, reporter: Reporter) -> StageOutcome:
     fingerprint, upstream, inputs = _fingerprint(ws, spec, config, input_path)
     runner = spec.load_runner()
     reporter.stage_started(spec.name, spec.description)
@@ -244,6 +281,7 @@ def _input_for(ws: Workspace, given) -> Path | None:
     return Path(stored) if stored else None
 
 
+@_resource_faults("writing the workspace")
 def build(
     input=None,
     workspace=".",
@@ -314,6 +352,7 @@ def _purpose_problems(ws: Workspace, result: BuildResult) -> list[str]:
     return []
 
 
+@_resource_faults("writing the workspace")
 def run_stage(
     workspace,
     stage: str,

@@ -55,6 +55,29 @@ class UndeclaredUpstreamError(Splat2SimError):
     exit_code = 70
 
 
+class ResourceError(Splat2SimError):
+    """The machine refused a resource: the disk is full, a folder is read-only or not ours."""
+
+    exit_code = 8
+
+
+def resource_error(exc: OSError, doing: str) -> "ResourceError | None":
+    """The ResourceError for an OSError that is a resource fault (no space, read-only file
+    system, permission), naming the path and the fix; None for any other OSError."""
+    import errno
+
+    path = exc.filename or "the workspace"
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        return ResourceError(
+            f"the disk is full while {doing} ({path})", hint="free space on that disk, or build into a workspace on another disk (-o)"
+        )
+    if exc.errno == errno.EROFS:
+        return ResourceError(f"{path} is on a read-only file system (while {doing})", hint="build into a writable folder with -o")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return ResourceError(f"permission denied on {path} (while {doing})", hint="build into a folder you can write, or fix its permissions")
+    return None
+
+
 class DependencyError(Splat2SimError):
     """An optional dependency or backend is not installed or cannot load."""
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from splat2sim.artifacts import frames as frames_artifacts
-from splat2sim.errors import InputError
+from splat2sim.errors import InputError, StageError
 from splat2sim.stages.base import StageContext
 from splat2sim.stages.frames import selection, video
 from splat2sim.stages.frames.inputs import FramesSource, find_source
@@ -308,9 +308,10 @@ def _from_images(ctx: StageContext, source: FramesSource):
 def _write_jpeg(path: Path, rgb: np.ndarray, size: tuple[int, int], quality: int) -> None:
     if (rgb.shape[1], rgb.shape[0]) != size:
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    ok = cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
-        raise OSError(f"could not write {path}")
+        raise StageError(f"JPEG encoding of {path.name} failed", hint="please report it with the input video")
+    path.write_bytes(jpeg.tobytes())  # Python's write says why it failed (disk full, read-only)
 
 
 def _contact_sheet(out_dir: Path, kept: list[dict], columns: int = 8, thumb_width: int = 160) -> None:
@@ -328,4 +329,6 @@ def _contact_sheet(out_dir: Path, kept: list[dict], columns: int = 8, thumb_widt
     for k, thumb in enumerate(thumbs):
         r, c = divmod(k, columns)
         sheet[r * th : r * th + thumb.shape[0], c * thumb_width : (c + 1) * thumb_width] = thumb
-    cv2.imwrite(str(out_dir / "contact_sheet.jpg"), sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    ok, jpeg = cv2.imencode(".jpg", sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if ok:
+        (out_dir / "contact_sheet.jpg").write_bytes(jpeg.tobytes())
