@@ -14,14 +14,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
-import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from splat2sim import __version__
 from splat2sim.config import Config, dump_config, load_config, read_config_file
-from splat2sim.errors import ConfigError, Splat2SimError, WorkspaceError, resource_error
+from splat2sim.errors import ConfigError, Splat2SimError, WorkspaceError, resource_error, translate_resource_faults
 from splat2sim.progress import NullReporter, Reporter
 from splat2sim.stages import STAGES, StageContext, StageSpec
 from splat2sim.workspace import RecordProblem, StageRecord, Workspace, layout
@@ -177,26 +176,6 @@ def stage_status(ws: Workspace, spec: StageSpec, config: Config, input_path) -> 
 
 
 # ----------------------------------------------------------------------------- running
-def _resource_faults(doing: str):
-    """Decorator: OSErrors that are resource faults (disk full, read-only, permission) leave
-    as a ResourceError naming the path and the fix; other errors pass unchanged."""
-
-    def wrap(fn):
-        @functools.wraps(fn)
-        def translated(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except OSError as exc:
-                error = resource_error(exc, doing)
-                if error is None:
-                    raise
-                raise error from exc
-
-        return translated
-
-    return wrap
-
-
 def _run_stage(ws: Workspace, spec: StageSpec, config: Config, input_path, reporter: Reporter) -> StageOutcome:
     """Run one stage; a resource fault (disk full, read-only, permission) anywhere in it,
     staging and commit included, becomes a ResourceError that names the path and the fix."""
@@ -281,7 +260,7 @@ def _input_for(ws: Workspace, given) -> Path | None:
     return Path(stored) if stored else None
 
 
-@_resource_faults("writing the workspace")
+@translate_resource_faults("writing the workspace")
 def build(
     input=None,
     workspace=".",
@@ -352,7 +331,7 @@ def _purpose_problems(ws: Workspace, result: BuildResult) -> list[str]:
     return []
 
 
-@_resource_faults("writing the workspace")
+@translate_resource_faults("writing the workspace")
 def run_stage(
     workspace,
     stage: str,

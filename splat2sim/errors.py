@@ -6,6 +6,8 @@ it, and an exit code so that scripts can tell classes of failure apart.
 
 from __future__ import annotations
 
+import functools
+
 
 class Splat2SimError(Exception):
     """Base class of every error splat2sim raises on purpose."""
@@ -76,6 +78,26 @@ def resource_error(exc: OSError, doing: str) -> "ResourceError | None":
     if exc.errno in (errno.EACCES, errno.EPERM):
         return ResourceError(f"permission denied on {path} (while {doing})", hint="build into a folder you can write, or fix its permissions")
     return None
+
+
+def translate_resource_faults(doing: str):
+    """Decorator: OSErrors that are resource faults (disk full, read-only, permission) leave
+    as a ResourceError naming the path and the fix; other errors pass unchanged."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def translated(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except OSError as exc:
+                error = resource_error(exc, doing)
+                if error is None:
+                    raise
+                raise error from exc
+
+        return translated
+
+    return wrap
 
 
 class DependencyError(Splat2SimError):
