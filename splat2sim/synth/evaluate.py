@@ -170,8 +170,9 @@ def evaluate_workspace(capture_dir: str | Path, workspace: str | Path) -> dict:
     pred_of = {i: j for i, j in matched}
     mesh_index = {r["id"]: r for r in json.loads((workspace / "mesh" / "mesh.json").read_text())["objects"]} if preds else {}
     for i, (o, t) in enumerate(zip(gt["objects"], truths)):
-        # the true size in metres, whatever scale the pipeline chose
-        true_extents = (t.bounds[1] - t.bounds[0]) / chosen
+        # the true size in metres, whatever scale the pipeline chose: the frame holds truth x
+        # (chosen / true metres per unit)
+        true_extents = (t.bounds[1] - t.bounds[0]) * true_m_per_unit / chosen
         row = {"kind": o["kind"], "classes": size_class(true_extents), "extents_m": np.round(true_extents, 4).tolist(), "found": i in pred_of}
         if i in pred_of:
             oid, p = preds[pred_of[i]]

@@ -41,6 +41,21 @@ class SegmentConfig:
     neck_ratio: float = field(
         default=0.5, metadata={"help": "split where the neck is narrower than this x the smaller part's inscribed radius", "min": 0.0, "max": 1.0}
     )
+    view_footprints: bool = field(
+        default=True,
+        metadata={"help": "separate objects in a top-down height map fused from the views' rendered depth, at the low saddles "
+                          "between their peaks; off: 3D proximity and footprint necks alone"},
+    )  # fmt: skip
+    depth_agreement: float = field(
+        default=6.0,
+        metadata={"help": "height map: a view agrees with (or sees through) a surface point within (beyond) this many pixel "
+                          "footprints", "min": 1.0},
+    )  # fmt: skip
+    peak_ratio: float = field(
+        default=0.3,
+        metadata={"help": "height map: a peak is an object of its own when it rises this fraction of its height above the saddle "
+                          "joining it to its neighbour", "min": 0.0, "max": 1.0},
+    )  # fmt: skip
     # --- segment-anything
     sam_model: Literal["auto", "vit_h", "vit_l", "vit_b"] = field(default="auto", metadata={"help": "auto: the largest present"})
     sam_checkpoint: str | None = field(default=None, metadata={"help": "explicit SAM checkpoint path (else found under the models folder)"})

@@ -69,11 +69,23 @@ def table_thickness(z: np.ndarray, band: float, iterations: int = 2) -> float:
     return thickness
 
 
+def link_pairs(points: np.ndarray, radius: float, reach: np.ndarray | None = None) -> np.ndarray:
+    """Index pairs [P,2] of points closer than ``radius`` plus their ``reach`` [N] (each
+    point's own extent, for Gaussians that are large where the splat is sparse; None: 0)."""
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(points)
+    if reach is None or not np.any(reach > 0):
+        return tree.query_pairs(radius, output_type="ndarray")
+    pairs = tree.query_pairs(radius + 2 * float(reach.max()), output_type="ndarray")
+    gap = np.linalg.norm(points[pairs[:, 0]] - points[pairs[:, 1]], axis=1)
+    return pairs[gap <= radius + reach[pairs[:, 0]] + reach[pairs[:, 1]]]
+
+
 def connected_clusters(points: np.ndarray, radius: float, min_samples: int = 4, reach: np.ndarray | None = None) -> np.ndarray:
-    """DBSCAN on ``points`` [N,3]: -1 noise, else component id. Two points are neighbours
-    within ``radius`` plus their ``reach`` [N] (each point's own extent, for Gaussians that
-    are large where the splat is sparse; None: 0). Core points have >= min_samples
-    neighbours; border points join their nearest core point within ``radius``."""
+    """DBSCAN on ``points`` [N,3]: -1 noise, else component id. Neighbours as in
+    ``link_pairs``. Core points have >= min_samples neighbours; border points join their
+    nearest core point within ``radius``."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
@@ -82,13 +94,7 @@ def connected_clusters(points: np.ndarray, radius: float, min_samples: int = 4, 
     labels = np.full(n, -1, np.int64)
     if n == 0:
         return labels
-    tree = cKDTree(points)
-    if reach is None or not np.any(reach > 0):
-        pairs = tree.query_pairs(radius, output_type="ndarray")
-    else:
-        pairs = tree.query_pairs(radius + 2 * float(reach.max()), output_type="ndarray")
-        gap = np.linalg.norm(points[pairs[:, 0]] - points[pairs[:, 1]], axis=1)
-        pairs = pairs[gap <= radius + reach[pairs[:, 0]] + reach[pairs[:, 1]]]
+    pairs = link_pairs(points, radius, reach)
     counts = np.bincount(pairs.ravel(), minlength=n) + 1
     core = counts >= min_samples
     both = core[pairs[:, 0]] & core[pairs[:, 1]]
@@ -102,10 +108,46 @@ def connected_clusters(points: np.ndarray, radius: float, min_samples: int = 4, 
         d, j = cKDTree(points[core_idx]).query(points[border], k=1)
         ok = d <= radius
         labels[border[ok]] = comp[core_idx[j[ok]]]
-    # renumber densely
+    return _dense(labels)
+
+
+def _dense(labels: np.ndarray) -> np.ndarray:
+    """Renumber the labels >= 0 densely (0, 1, ...), keeping -1."""
+    out = labels.copy()
     _, dense = np.unique(labels[labels >= 0], return_inverse=True)
-    labels[labels >= 0] = dense
-    return labels
+    out[labels >= 0] = dense
+    return out
+
+
+def split_by_footprints(points: np.ndarray, comp: np.ndarray, grid: np.ndarray, lo: np.ndarray, cell: float, pairs: np.ndarray) -> np.ndarray:
+    """Components [N] (-1 noise) split by the views' fused footprints ``grid`` (0 none, else
+    id; segment.regions.view_footprints): a point over a footprint belongs to it; a point
+    elsewhere (over a gap the views saw the support through, or outside the grid) takes the
+    footprint nearest along the link graph ``pairs``; components no footprint reaches keep
+    their geometric label. Then each label is split into its linked parts."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components, dijkstra
+
+    n = len(points)
+    ij = np.floor((points[:, :2] - lo) / cell).astype(np.int64)
+    inside = (ij >= 0).all(1) & (ij[:, 0] < grid.shape[0]) & (ij[:, 1] < grid.shape[1])
+    seed_label = np.zeros(n, np.int64)
+    seed_label[inside] = grid[ij[inside, 0], ij[inside, 1]]
+    seeds = np.flatnonzero((seed_label > 0) & (comp >= 0))
+    if not len(seeds) or not len(pairs):
+        return comp
+    length = np.linalg.norm(points[pairs[:, 0]] - points[pairs[:, 1]], axis=1) + 1e-12
+    graph = coo_matrix((length, (pairs[:, 0], pairs[:, 1])), shape=(n, n)).tocsr()
+    dist, _, source = dijkstra(graph, directed=False, indices=seeds, min_only=True, return_predecessors=True)
+    owner = np.where(np.isfinite(dist) & (source >= 0), seed_label[np.clip(source, 0, None)], 0) - 1
+    owner[comp < 0] = -1
+    rest = (owner < 0) & (comp >= 0)
+    owner[rest] = int(grid.max()) + comp[rest]
+    same = owner[pairs[:, 0]] == owner[pairs[:, 1]]
+    keep = pairs[same & (owner[pairs[:, 0]] >= 0)]
+    g2 = coo_matrix((np.ones(len(keep)), (keep[:, 0], keep[:, 1])), shape=(n, n))
+    _, parts = connected_components(g2, directed=False)
+    return _dense(np.where(owner >= 0, parts, -1).astype(np.int64))
 
 
 # ----------------------------------------------------------------------------- main
@@ -116,10 +158,13 @@ def segment_geometric(
     frustum_views: np.ndarray,
     scene_size: float,
     cfg,
+    footprints=None,
 ) -> GeometricResult:
     """Cluster the Gaussians above z = 0 into objects. ``frustum_views`` [N]: number of
     keyframes whose view frustum holds each mean; ``scene_size``: typical camera distance
-    from the scene centre (metres or SfM units, whatever the world uses)."""
+    from the scene centre (metres or SfM units, whatever the world uses). ``regions``: None,
+    or a function (candidate [N] bool, height margin) -> view-region label per Gaussian [N]
+    (-1 none), which separates what 3D proximity alone would merge (``split_by_regions``)."""
     n = len(means)
     size = np.exp(log_scales.max(1))
     candidate, floater, stats = _candidates(means, size, sigmoid(opacity_logits), frustum_views, scene_size, cfg)
@@ -136,6 +181,10 @@ def segment_geometric(
     # few huge ones cannot bridge separate objects
     reach = cfg.link_scale * np.minimum(size[idx], radius)
     comp = connected_clusters(pts, radius, reach=reach)
+    if footprints is not None:
+        stats["geometric_components"] = int(comp.max()) + 1 if len(comp) else 0
+        grid, lo, cell = footprints(pts, stats["height_margin"], stats["table_thickness"])
+        comp = split_by_footprints(pts, comp, grid, lo, cell, link_pairs(pts, radius, reach))
     min_count = max(cfg.min_object_gaussians, int(np.ceil(cfg.min_object_fraction * len(idx))))
     stats.update(spacing_objects=spacing, link_radius=radius, min_cluster=min_count)
     clusters = _object_clusters(means, idx, comp, min_count, stats["height_margin"], spacing, scene_size, cfg, rejected)

@@ -50,7 +50,8 @@ def run(ctx: StageContext) -> None:
         raise StageError("the cameras sit at the scene centre: no scene size to scale thresholds by", hint="check poses/world.json")
     with ctx.timed("geometric"):
         frustum = frustum_counts(means, views, near=0.01 * size)
-        geo = G.segment_geometric(means, data["log_scales"], data["opacity_logits"], frustum, size, cfg)
+        footprints = _view_footprints(ctx, data, views) if cfg.view_footprints else None
+        geo = G.segment_geometric(means, data["log_scales"], data["opacity_logits"], frustum, size, cfg, footprints=footprints)
         labels = G.attach_hidden(geo.labels, means, geo.candidate, geo.stats["height_margin"],
                                  1.5 * (geo.stats.get("spacing_objects") or geo.stats["spacing"]),
                                  layer=geo.stats["table_thickness"])  # fmt: skip
@@ -104,6 +105,25 @@ def run(ctx: StageContext) -> None:
             "no object was found above the support surface: the scene has nothing to simulate "
             "(objects need to stand on the support and be seen from several sides; see rejected_clusters in the record)"
         )
+
+
+def _view_footprints(ctx: StageContext, data: dict, views):
+    """The ``footprints`` function of segment_geometric: objects seen from above in the
+    fused height map of the views' rendered depth (segment.regions)."""
+    from splat2sim.stages.segment import regions as R
+    from splat2sim.stages.segment.views import spread
+
+    cfg = ctx.config
+    picked = views.subset(spread(cfg.visibility_views, views.num))
+
+    def footprints(points: np.ndarray, margin: float, layer: float):
+        with ctx.timed("view_footprints"):
+            grid, lo, cell, info = R.view_footprints(torch_gaussians(data), picked, points, margin, layer,
+                                                     factor=cfg.depth_agreement, ratio=cfg.peak_ratio)  # fmt: skip
+        ctx.metrics["view_footprints"] = info
+        return grid, lo, cell
+
+    return footprints
 
 
 def _device(ctx: StageContext) -> str:

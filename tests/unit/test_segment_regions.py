@@ -1,0 +1,116 @@
+"""Objects seen from above (segment.regions) and the split of 3D clusters by their footprints
+(geometric.split_by_footprints), on small constructed inputs whose answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from splat2sim.stages.segment import geometric as G
+from splat2sim.stages.segment import regions as R
+from splat2sim.stages.segment.views import Views, project
+
+
+def bump(shape, centre, radius, height):
+    i, j = np.indices(shape)
+    r2 = (i - centre[0]) ** 2 + (j - centre[1]) ** 2
+    return height * np.exp(-r2 / (2 * radius**2))
+
+
+def test_two_objects_joined_by_a_low_skirt_are_two_peaks():
+    # a 10 cm can and a 20 cm bottle whose blurred skirts meet at ~3 cm between them
+    h = np.maximum(bump((60, 100), (30, 30), 8, 0.10), bump((60, 100), (30, 62), 8, 0.20))
+    skirt = np.zeros_like(h)
+    skirt[25:35, 30:62] = 0.03
+    h = np.maximum(h, skirt)
+    grid = R.height_peaks(np.where(h > 0.01, h, 0), margin=0.01, ratio=0.3, noise=0.005)
+    assert grid.max() == 2
+    assert grid[30, 30] != grid[30, 62] and grid[30, 30] > 0 and grid[30, 62] > 0
+
+
+def test_a_shoulder_or_a_ring_is_one_object():
+    # a mug from above: a 9 cm body (a disc), and a handle on its side that rises from 6.5 cm
+    # where it meets the body's wall to 7 cm (0.5 cm: 7 % of its top)
+    i, j = np.indices((60, 60))
+    h = np.where(np.hypot(i - 30, j - 30) <= 8, 0.09, 0.0)
+    h[28:33, 38:46] = np.linspace(0.065, 0.07, 8)
+    assert R.height_peaks(np.where(h > 0.01, h, 0), margin=0.01, ratio=0.3, noise=0.005).max() == 1
+    # a bowl seen from above: a 5 cm ring with +-3 mm of noise around a low floor
+    i, j = np.indices((80, 80))
+    r = np.hypot(i - 40, j - 40)
+    ring = np.where((r > 20) & (r < 28), 0.05 + 0.003 * np.sin(7 * np.arctan2(i - 40, j - 40)), 0.0)
+    grid = R.height_peaks(ring, margin=0.01, ratio=0.3, noise=0.005)
+    assert grid.max() == 1 and (grid > 0).sum() == (ring > 0.01).sum()
+
+
+def test_surface_points_invert_the_projection():
+    rng = np.random.default_rng(0)
+    views = _views_looking_down(rng, 1)
+    pts = rng.uniform([-0.1, -0.1, 0.0], [0.1, 0.1, 0.05], (50, 3))
+    uv, z = project(pts, views)
+    depth = np.zeros((views.height, views.width))
+    px = np.floor(uv[0]).astype(int)
+    # the point through pixel centre (u, v) at depth z: exact when the point sits at the centre
+    centre = np.floor(uv[0]) + 0.5
+    fx, fy, cx, cy = views.intrinsics[0]
+    cam = np.c_[(centre[:, 0] - cx) / fx * z[0], (centre[:, 1] - cy) / fy * z[0], z[0]]
+    expected = cam @ views.world_from_camera[0, :3, :3].T + views.world_from_camera[0, :3, 3]
+    depth[px[:, 1], px[:, 0]] = z[0]
+    got = R.surface_points(depth, views.world_from_camera[0], views.intrinsics[0])[px[:, 1], px[:, 0]]
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
+def test_depth_votes_see_through_a_blur_and_agree_with_a_surface():
+    rng = np.random.default_rng(1)
+    views = _views_looking_down(rng, 4)
+    depth = np.stack([_plane_depth(views, v) for v in range(views.num)])
+    valid = np.ones_like(depth, bool)
+    # view 0's surface: the plane itself, plus one pixel that (wrongly) stands 5 cm above it
+    points = R.surface_points(depth[0], views.world_from_camera[0], views.intrinsics[0])
+    points[60, 80, 2] += 0.05
+    beyond, agree = R.depth_votes(points, 0, views, depth, valid, factor=6.0)
+    assert beyond[60, 80] == 3 and agree[60, 80] == 0  # every other view sees the table behind it
+    inner = np.s_[20:-20, 20:-20]
+    others = np.ones_like(beyond, bool)
+    others[60, 80] = False
+    assert (beyond[inner][others[inner]] == 0).all() and (agree[inner][others[inner]] == 3).all()
+
+
+def test_split_by_footprints_cuts_a_bridge_between_two_objects():
+    rng = np.random.default_rng(2)
+    a = rng.normal([0.0, 0.0, 0.05], 0.01, (200, 3))
+    b = rng.normal([0.08, 0.0, 0.05], 0.01, (200, 3))
+    bridge = np.c_[np.linspace(0.01, 0.07, 20), np.zeros(20), np.full(20, 0.04)]  # a low skirt in the gap
+    pts = np.concatenate([a, b, bridge])
+    pairs = G.link_pairs(pts, 0.012)
+    comp = G.connected_clusters(pts, 0.012)
+    assert comp[0] == comp[250] == comp[400]  # 3D proximity alone: one object
+    cell, lo = 0.005, np.array([-0.05, -0.05])
+    i, j = np.indices((40, 20))
+    x, y = lo[0] + (i + 0.5) * cell, lo[1] + (j + 0.5) * cell
+    grid = np.where(np.hypot(x, y) < 0.025, 1, 0) + np.where(np.hypot(x - 0.08, y) < 0.025, 2, 0)
+    out = G.split_by_footprints(pts, comp, grid.astype(np.int32), lo, cell, pairs)
+    kept = comp >= 0  # (a few outliers of the blobs are noise either way)
+    (la,), (lb,) = np.unique(out[:200][kept[:200]]), np.unique(out[200:400][kept[200:400]])
+    assert la != lb and la >= 0 and lb >= 0
+    # the bridge goes to the nearer object on each side
+    assert (out[400:405] == la).all() and (out[415:420] == lb).all()
+
+
+def _views_looking_down(rng, count: int) -> Views:
+    """``count`` cameras 0.5 m above the origin, tilted a little, looking at the plane z = 0."""
+    from splat2sim.stages.mesh.views import look_at
+
+    w2c = []
+    for k in range(count):
+        eye = np.array([0.1 * np.cos(k), 0.1 * np.sin(k), 0.5])
+        w2c.append(look_at(eye, np.zeros(3), np.array([0.0, 1.0, 0.0])))
+    intr = np.tile([150.0, 150.0, 80.0, 60.0], (count, 1))
+    return Views([f"{k}.jpg" for k in range(count)], np.stack(w2c), intr, 160, 120, None, [np.zeros(4)] * count, (160, 120))
+
+
+def _plane_depth(views: Views, v: int) -> np.ndarray:
+    """Camera-z depth of the plane z = 0 at every pixel centre of view v."""
+    fx, fy, cx, cy = views.intrinsics[v]
+    u, w = np.meshgrid(np.arange(views.width) + 0.5, np.arange(views.height) + 0.5)
+    rays = np.stack([(u - cx) / fx, (w - cy) / fy, np.ones_like(u)], -1) @ views.world_from_camera[v, :3, :3].T
+    return -views.world_from_camera[v, 2, 3] / rays[..., 2]
