@@ -9,7 +9,7 @@ preset, then the evaluation. Writes per-scene rows and the aggregates the issue 
 stated range holds the truth, mesh volume / true volume by size class, hull coverage) to
 bench/results/objects.json, with the machine's load.
 
-    .venv/bin/python bench/bench_objects.py --seeds 100-111 [--until mesh] [--work DIR]
+    .venv/bin/python bench/bench_objects.py --seeds 100-111 [--until mesh] [--work DIR] [--force segment]
 
 Seeds 100 and up were never used to tune anything (the tests use 0-30).
 """
@@ -44,7 +44,7 @@ def parse_seeds(text: str) -> list[int]:
     return out
 
 
-def run_scene(seed: int, work: Path, until: str) -> dict:
+def run_scene(seed: int, work: Path, until: str, force: list[str]) -> dict:
     marker = seed % 2 == 0  # even seeds with a marker, odd without
     capture = work / f"capture_{seed}"
     if not (capture / "ground_truth.json").is_file():
@@ -53,7 +53,7 @@ def run_scene(seed: int, work: Path, until: str) -> dict:
     sets = OVERRIDES + (["poses.marker_size=0.08"] if marker else [])
     t0 = time.perf_counter()
     try:
-        api.build(capture / "video.mp4", ws, preset="cpu", overrides=sets, until=until)
+        api.build(capture / "video.mp4", ws, preset="cpu", overrides=sets, until=until, force=force)
     except Exception as exc:  # noqa: BLE001 - a failed scene is a row of the benchmark, not its end
         return {"seed": seed, "marker": marker, "error": f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"}
     seconds = time.perf_counter() - t0
@@ -115,13 +115,16 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=REPO / "workspaces" / "bench_objects")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "objects.json")
     parser.add_argument("--label", default="current", help="the key of this run in the JSON (e.g. before / after)")
+    parser.add_argument(
+        "--force", action="append", default=[], help="re-run this stage (and what follows) on existing workspaces after a code change"
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     rows = []
     load_before = os.getloadavg()
     t0 = time.time()
     for seed in parse_seeds(args.seeds):
-        rows.append(run_scene(seed, args.work, args.until))
+        rows.append(run_scene(seed, args.work, args.until, args.force))
         print(json.dumps({k: rows[-1].get(k) for k in ("seed", "marker", "recall", "precision", "mean_iou", "error")}), flush=True)
     doc = json.loads(args.out.read_text()) if args.out.is_file() else {}
     doc[args.label] = {

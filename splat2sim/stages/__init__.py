@@ -99,7 +99,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="segment",
-            version=6,  # 6: a confidence with its reasons per object; 5: scale-aware clustering (segment.link_scale)
+            version=7,  # 7: objects split in the views' fused height map, rejected by evidence (edge, density); 6: confidence
             description="objects split from the background, labelled",
             upstream=("frames", "poses", "splat"),
             config_cls=SegmentConfig,

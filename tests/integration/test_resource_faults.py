@@ -13,13 +13,28 @@ from splat2sim import api
 from splat2sim.errors import ResourceError
 
 
-@pytest.fixture()
-def tiny_disk(tmp_path):
+def _mounted(tmp_path, size: str):
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount)], capture_output=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    return mount
+
+
+@pytest.fixture()
+def tiny_disk(tmp_path):
+    mount = _mounted(tmp_path, "96k")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.fixture()
+def small_disk(tmp_path):
+    """Room for the keyframes, not for the SfM database (~60 MiB for 20 frames)."""
+    mount = _mounted(tmp_path, "8m")
     try:
         yield mount
     finally:
@@ -46,3 +61,16 @@ def test_a_read_only_workspace_is_named_as_such(tiny_disk, pan_video, run_cli):
     done = run_cli("build", pan_video, "-o", ws, "--until", "frames")
     assert done.returncode == 8 and "read-only" in done.stderr and "internal error" not in done.stderr
     assert sorted(p.name for p in Path(ws).iterdir()) == []  # nothing written, nothing lost
+
+
+def test_a_disk_too_full_for_sfm_is_named_before_the_library_aborts(small_disk, pan_video, run_cli):
+    """pycolmap aborts the process (exit 134, no record) when its database cannot grow; the
+    poses stage checks the free space against its estimate first."""
+    ws = small_disk / "ws"
+    api.build(pan_video, ws, until="frames", overrides=["frames.target_count=20"])
+    with pytest.raises(ResourceError, match="too full for structure from motion") as info:
+        api.build(pan_video, ws, until="poses", overrides=["frames.target_count=20"])
+    assert info.value.stage == "poses" and "poses.max_features" in info.value.hint
+    assert (ws / "frames" / "frames.json").is_file()  # the earlier stage is intact
+    done = run_cli("build", "-o", ws, "--until", "poses")
+    assert done.returncode == 8 and "too full" in done.stderr and "internal error" not in done.stderr

@@ -114,3 +114,52 @@ def _plane_depth(views: Views, v: int) -> np.ndarray:
     u, w = np.meshgrid(np.arange(views.width) + 0.5, np.arange(views.height) + 0.5)
     rays = np.stack([(u - cx) / fx, (w - cy) / fy, np.ones_like(u)], -1) @ views.world_from_camera[v, :3, :3].T
     return -views.world_from_camera[v, 2, 3] / rays[..., 2]
+
+
+def test_a_cluster_at_the_support_edge_reaches_beyond_it():
+    rng = np.random.default_rng(3)
+    table = np.c_[rng.uniform(-0.4, 0.4, (20000, 2)), rng.normal(0, 0.002, 20000)]
+    hole = np.hypot(table[:, 0], table[:, 1]) < 0.05  # the table under an object is never seen
+    region = G.SupportRegion.of(table[~hole], margin=0.01, cell=0.02)
+    mug = rng.uniform(-0.04, 0.04, (300, 2))
+    assert region.beyond(mug) == 0.0  # in the filled hole: on the support
+    near_edge = rng.uniform([0.28, -0.05], [0.34, 0.05], (300, 2))  # 6 cm from the edge
+    assert region.beyond(near_edge) == 0.0
+    fray = rng.uniform([0.37, -0.1], [0.43, 0.1], (300, 2))  # the edge's blur, straddling it
+    assert region.beyond(fray) > 0.5
+
+
+def test_a_sparse_blur_over_the_support_is_not_dense_enough_to_be_an_object():
+    rng = np.random.default_rng(4)
+    table = np.c_[rng.uniform(-0.4, 0.4, (16000, 2)), np.zeros(16000)]  # 25,000 per m^2
+    region = G.SupportRegion.of(table, margin=0.01, cell=0.02)
+    assert abs(region.density - 25000) < 1500
+    # a 6 cm can: its top and side Gaussians over a 28 cm^2 footprint (~5x the table's density)
+    angle = rng.uniform(0, 2 * np.pi, 300)
+    can = np.c_[0.03 * np.cos(angle), 0.03 * np.sin(angle)]
+    can = np.concatenate([can, rng.uniform(-0.02, 0.02, (100, 2))])
+    assert region.density_ratio(can) > 2.0
+    # a 30x20 cm blur of 90 Gaussians (~1,500 per m^2)
+    blur = rng.uniform([0.0, 0.0], [0.3, 0.2], (90, 2))
+    assert region.density_ratio(blur) < G.MIN_DENSITY_RATIO
+
+
+def test_a_low_skirt_around_an_object_is_background():
+    # a 12 cm box whose shadow the splat raised to 2.5 cm beside it; a mug's 7 cm handle stays
+    height = np.zeros((40, 60))
+    height[10:30, 10:25] = 0.12
+    height[10:30, 25:45] = 0.025
+    height[18:22, 45:48] = 0.0
+    grid = np.where(height > 0.01, 1, 0).astype(np.int32)
+    marked = R.mark_skirts(grid, height, ratio=0.3)
+    assert (marked[10:30, 10:25] == 1).all() and (marked[10:30, 25:45] == R.SKIRT).all()
+    mug = np.zeros((20, 30))
+    mug[5:15, 5:15] = 0.09
+    mug[8:12, 15:20] = 0.07
+    assert (R.mark_skirts(np.where(mug > 0, 1, 0).astype(np.int32), mug, ratio=0.3)[mug > 0] == 1).all()
+    # Gaussians over a skirt are background; over nothing seen, they go to the nearest footprint
+    pts = np.c_[np.linspace(0.0, 0.1, 50), np.zeros(50), np.full(50, 0.02)]
+    g = np.array([[1] * 4 + [R.SKIRT] * 4 + [0] * 4], np.int32).T @ np.ones((1, 2), np.int32)  # cells along x
+    out = G.split_by_footprints(pts, np.zeros(50, np.int64), g, np.array([-0.001, -0.01]), 0.1 / 11.5, G.link_pairs(pts, 0.005))
+    x_cell = np.floor((pts[:, 0] + 0.001) / (0.1 / 11.5)).astype(int)
+    assert (out[x_cell < 4] >= 0).all() and (out[(x_cell >= 4) & (x_cell < 8)] == -1).all()

@@ -25,6 +25,11 @@ class MeshConfig:
     min_component_fraction: float = field(
         default=0.05, metadata={"help": "components with less area than this share of the largest are dropped", "min": 0.0, "max": 1.0}
     )
+    carve_min_views: int = field(
+        default=1,
+        metadata={"help": "a voxel is empty when this many views see through it (1: classic space carving; more forgive holes "
+                          "in a sparse object's render)", "min": 1},
+    )  # fmt: skip
     face_budget: int = field(default=6000, metadata={"help": "faces per object mesh after simplification", "min": 100})
     min_gaussians: int = field(
         default=20, metadata={"help": "objects with fewer Gaussians get a box from their Gaussians' extent (recorded)", "min": 1}

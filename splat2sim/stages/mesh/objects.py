@@ -80,7 +80,7 @@ def mesh_object(gaussians, train_views, full_train, cfg, floor_z: float | None, 
     t0 = time.perf_counter()
     grid = solid.lattice_grid(lo, hi, voxel, margin=2 * trunc + 2 * voxel)
     tsdf, observed = solid.tsdf_on_grid(fusion, grid)
-    free = solid.carve(grid, view_sets, renders, cfg.alpha_threshold, trunc)
+    free = solid.carve(grid, view_sets, renders, cfg.alpha_threshold, trunc, cfg.carve_min_views)
     field = solid.signed_field(tsdf, observed, free, trunc, grid, floor_z)
     if floor_z is not None and observed_low > floor_z + voxel:
         field = solid.extrude_down(field, grid, observed_low + voxel, floor_z)

@@ -48,11 +48,14 @@ def tsdf_on_grid(fusion, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     return values, observed
 
 
-def carve(grid: Grid, view_sets: list, renders: list, alpha_threshold: float, trunc: float, chunk: int = 1 << 20) -> np.ndarray:
-    """[X,Y,Z] bool: voxels that some view sees as empty (outside the object's silhouette,
-    or in front of its rendered depth by more than ``trunc``)."""
+def carve(grid: Grid, view_sets: list, renders: list, alpha_threshold: float, trunc: float, min_views: int = 1,
+          chunk: int = 1 << 20) -> np.ndarray:  # fmt: skip
+    """[X,Y,Z] bool: voxels that at least ``min_views`` views see as empty (outside the
+    object's silhouette, or in front of its rendered depth by more than ``trunc``). One view
+    is classic space carving; more forgive a hole in a sparse object's render (a missing
+    Gaussian lets one view see through the object and would carve a tunnel through it)."""
     centres = grid.centres().astype(np.float32)
-    free = np.zeros(len(centres), bool)
+    free = np.zeros(len(centres), np.int32)
     for views, rend in zip(view_sets, renders):
         for pose, k, alpha, depth in zip(views.world_from_camera, views.intrinsics, rend.alpha, rend.depth):
             cam = np.linalg.inv(pose).astype(np.float32)
@@ -68,8 +71,8 @@ def carve(grid: Grid, view_sets: list, renders: list, alpha_threshold: float, tr
                 d = depth[vi, ui]
                 empty = (a < alpha_threshold) | (d - z[inside] > trunc)
                 block = free[s : s + chunk]
-                block[np.flatnonzero(inside)[empty]] = True
-    return free.reshape(grid.shape)
+                block[np.flatnonzero(inside)[empty]] += 1
+    return (free >= min_views).reshape(grid.shape)
 
 
 def signed_field(tsdf: np.ndarray, observed: np.ndarray, free: np.ndarray, trunc: float, grid: Grid, floor_z: float | None) -> np.ndarray:

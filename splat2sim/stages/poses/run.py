@@ -148,6 +148,9 @@ def _sfm(ctx, frames_json, names, image_dir, work, threads, seed) -> Solved:
             hint="raise frames.target_count or use a longer capture",
         )
     labels = {"features": "SfM: SIFT features", "matching": "SfM: matching", "mapping": "SfM: mapping"}
+    work.mkdir(parents=True, exist_ok=True)
+    need = sfm.space_needed(len(names), cfg.max_features, cfg.matching, cfg.exhaustive_max_frames, cfg.sequential_overlap)
+    sfm.check_free_space(work, need)
     with ctx.timed("sfm"), ctx.progress("SfM: SIFT features", total=3) as task:
 
         def progress(step: str) -> None:

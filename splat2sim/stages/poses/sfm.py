@@ -53,6 +53,39 @@ def thread_count(workers: int) -> int:
     return max(1, min(cores, workers) if workers > 0 else cores)
 
 
+# bytes the SfM database holds per stored feature (6 float affine keypoint + 128 byte SIFT
+# descriptor) and per match of an image pair (two uint32 ids, stored twice: raw and verified)
+FEATURE_BYTES = 6 * 4 + 128
+MATCH_BYTES = 2 * 2 * 4
+
+
+def space_needed(frames: int, max_features: int, matching: str, exhaustive_max_frames: int, overlap: int) -> int:
+    """An upper estimate of what SfM writes (database and models), in bytes: every image at
+    its feature budget, every matched pair matching a quarter of them, twice over for
+    SQLite's journal and the written models."""
+    exhaustive = matching == "exhaustive" or (matching == "auto" and frames <= exhaustive_max_frames)
+    pairs = frames * (frames - 1) // 2 if exhaustive else frames * overlap
+    database = frames * max_features * FEATURE_BYTES + pairs * (max_features // 4) * MATCH_BYTES
+    return 2 * database + (32 << 20)
+
+
+def check_free_space(folder: Path, need: int) -> None:
+    """Raise ResourceError when the disk under ``folder`` has less than ``need`` bytes free:
+    the SfM library aborts the whole process on a full disk (no error to catch), so the
+    check comes before the call."""
+    import shutil
+
+    from splat2sim.errors import ResourceError
+
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise ResourceError(
+            f"the disk is too full for structure from motion: {free / 2**20:.0f} MiB free under {folder}, "
+            f"about {need / 2**20:.0f} MiB needed for its database",
+            hint="free space on that disk, build into a workspace on another disk (-o), or lower poses.max_features",
+        )
+
+
 def reconstruct(
     image_dir: Path,
     names: list[str],

@@ -120,11 +120,12 @@ def _dense(labels: np.ndarray) -> np.ndarray:
 
 
 def split_by_footprints(points: np.ndarray, comp: np.ndarray, grid: np.ndarray, lo: np.ndarray, cell: float, pairs: np.ndarray) -> np.ndarray:
-    """Components [N] (-1 noise) split by the views' fused footprints ``grid`` (0 none, else
-    id; segment.regions.view_footprints): a point over a footprint belongs to it; a point
-    elsewhere (over a gap the views saw the support through, or outside the grid) takes the
-    footprint nearest along the link graph ``pairs``; components no footprint reaches keep
-    their geometric label. Then each label is split into its linked parts."""
+    """Components [N] (-1 noise) split by the views' fused footprints ``grid`` (k > 0 id, 0
+    none, -1 skirt; segment.regions.view_footprints): a point over a footprint belongs to it;
+    a point over a skirt is background; a point elsewhere (over a gap the views saw the
+    support through, or outside the grid) takes the footprint nearest along the link graph
+    ``pairs``; components no footprint reaches keep their geometric label. Then each label is
+    split into its linked parts."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components, dijkstra
 
@@ -140,8 +141,8 @@ def split_by_footprints(points: np.ndarray, comp: np.ndarray, grid: np.ndarray, 
     graph = coo_matrix((length, (pairs[:, 0], pairs[:, 1])), shape=(n, n)).tocsr()
     dist, _, source = dijkstra(graph, directed=False, indices=seeds, min_only=True, return_predecessors=True)
     owner = np.where(np.isfinite(dist) & (source >= 0), seed_label[np.clip(source, 0, None)], 0) - 1
-    owner[comp < 0] = -1
-    rest = (owner < 0) & (comp >= 0)
+    owner[(comp < 0) | (seed_label < 0)] = -1
+    rest = (owner < 0) & (comp >= 0) & (seed_label == 0)
     owner[rest] = int(grid.max()) + comp[rest]
     same = owner[pairs[:, 0]] == owner[pairs[:, 1]]
     keep = pairs[same & (owner[pairs[:, 0]] >= 0)]
@@ -231,12 +232,13 @@ def _object_clusters(
     narrow footprint necks, largest first; the others are described in ``rejected``."""
     clusters: list[Cluster] = []
     group = 0
+    support = SupportRegion.of(means, margin, 2 * knn_spacing(means))
     for c in range(int(comp.max()) + 1 if len(comp) else 0):
         members = idx[comp == c]
         if len(members) < min_count:
             continue
         p = means[members]
-        rejection = _rejection(p, means, margin, spacing, scene_size, cfg)
+        rejection = _rejection(p, means, margin, spacing, scene_size, cfg, support)
         if rejection is not None:
             rejected.append(rejection)
             continue
@@ -253,7 +255,7 @@ def _object_clusters(
     return clusters
 
 
-def _rejection(p: np.ndarray, means: np.ndarray, margin: float, spacing: float, scene_size: float, cfg) -> dict | None:
+def _rejection(p: np.ndarray, means: np.ndarray, margin: float, spacing: float, scene_size: float, cfg, support: "SupportRegion") -> dict | None:
     """Why the cluster of Gaussian means ``p`` is not an object, or None when it is one."""
     lo, hi = np.percentile(p, 1, axis=0), np.percentile(p, 99, axis=0)
     width = float(np.linalg.norm(hi[:2] - lo[:2]))
@@ -262,6 +264,14 @@ def _rejection(p: np.ndarray, means: np.ndarray, margin: float, spacing: float, 
         return {**summary, "reason": "wider than max_object_size x scene size (wall or furniture)"}
     if hi[2] < 2 * margin:
         return {**summary, "reason": "flat patch on the support surface"}
+    beyond = support.beyond(p[:, :2])
+    if beyond > MAX_BEYOND_SUPPORT:
+        # the support's blurred edge, or where it meets a wall: an object stands on the support
+        return {**summary, "beyond_support": round(beyond, 4), "reason": "reaches the support's edge or beyond it (continues off the table)"}
+    sparse = support.density_ratio(p[:, :2])
+    if sparse < MIN_DENSITY_RATIO:
+        # a blur or a reflection floating over the support, not a solid standing on it
+        return {**summary, "density_ratio": round(sparse, 3), "reason": "sparser over its footprint than the support it would stand on"}
     support, below = support_around(p[:, :2], means, margin, 1.5 * spacing)
     if below > support:
         # e.g. a wall or a cupboard crossing the support's height beyond its edge
@@ -272,6 +282,61 @@ def _rejection(p: np.ndarray, means: np.ndarray, margin: float, spacing: float, 
             "reason": "not resting on the support surface (around it the scene goes on below the support)",
         }
     return None
+
+
+MAX_BEYOND_SUPPORT = 0.005  # share of a cluster's Gaussians allowed over the support's edge (a stray or two)
+MIN_DENSITY_RATIO = 0.5  # an object covers its footprint at least half as densely as the support (see density_ratio)
+
+
+@dataclass
+class SupportRegion:
+    """Where the support surface is, seen from above: cells of the support layer's Gaussians
+    (|z| <= margin), closed, holes (under objects) filled, then the outermost ring of cells
+    dropped (the edge, where the layer frays)."""
+
+    inner: np.ndarray  # bool [I,J]
+    lo: np.ndarray  # [2] xy of cell (0, 0)
+    cell: float
+    density: float  # support-layer Gaussians per unit area over the inner region
+
+    @classmethod
+    def of(cls, means: np.ndarray, margin: float, cell: float) -> "SupportRegion":
+        from scipy import ndimage
+
+        layer = means[np.abs(means[:, 2]) <= margin, :2]
+        if len(layer) == 0 or cell <= 0:
+            return cls(np.zeros((1, 1), bool), np.zeros(2), max(cell, 1.0), 0.0)
+        lo = layer.min(0) - 3 * cell
+        shape = tuple(np.floor((layer.max(0) + 3 * cell - lo) / cell).astype(int) + 1)
+        grid = np.zeros(shape, bool)
+        ij = np.floor((layer - lo) / cell).astype(int)
+        grid[ij[:, 0], ij[:, 1]] = True
+        grid = ndimage.binary_fill_holes(ndimage.binary_closing(grid, iterations=2))
+        inner = ndimage.binary_erosion(grid, iterations=1)
+        region = cls(inner, lo, cell, 0.0)
+        area = float(inner.sum()) * cell * cell
+        region.density = float(np.sum(region.contains(layer))) / area if area else 0.0
+        return region
+
+    def contains(self, xy: np.ndarray) -> np.ndarray:
+        """[M] bool: the points ``xy`` [M,2] over the support's inner region."""
+        ij = np.floor((xy - self.lo) / self.cell).astype(int)
+        ok = (ij >= 0).all(1) & (ij[:, 0] < self.inner.shape[0]) & (ij[:, 1] < self.inner.shape[1])
+        on = np.zeros(len(xy), bool)
+        on[ok] = self.inner[ij[ok, 0], ij[ok, 1]]
+        return on
+
+    def density_ratio(self, xy: np.ndarray) -> float:
+        """Points ``xy`` [M,2] per unit area of their footprint (closed, holes filled), over
+        the support's own density: an object's top alone covers its footprint about as
+        densely as the support is covered, and its sides add more."""
+        grid, _, _ = footprint_grid(xy, self.cell)
+        area = float(grid.sum()) * self.cell * self.cell
+        return len(xy) / area / self.density if area and self.density else float("inf")
+
+    def beyond(self, xy: np.ndarray) -> float:
+        """Share of the points ``xy`` [M,2] outside the support's inner region."""
+        return float(1.0 - self.contains(xy).mean()) if len(xy) else 0.0
 
 
 def support_around(xy: np.ndarray, means: np.ndarray, margin: float, cell: float, ring_cells: int = 3) -> tuple[int, int]:

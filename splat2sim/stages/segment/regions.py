@@ -88,12 +88,12 @@ def depth_votes(points: np.ndarray, v: int, views, depth: np.ndarray, valid: np.
 def height_map(depth: np.ndarray, valid: np.ndarray, views, margin: float, lo: np.ndarray, shape: tuple[int, int], cell: float,
                factor: float, min_agree: int = 2) -> np.ndarray:  # fmt: skip
     """Top-down height [I,J] of the standing surface fused over the views (0: none), over the
-    support plane's cells of ``cell`` from ``lo`` (xy): per cell the highest standing point
-    that at least ``min_agree`` other views agree with and fewer than two see through
-    (``depth_votes``), then a 3x3 median against single-cell spikes."""
-    from scipy.ndimage import median_filter
-
-    top = np.zeros(shape)
+    support plane's cells of ``cell`` from ``lo`` (xy). Each view gives its highest standing
+    point per cell among those that at least ``min_agree`` other views agree with and fewer
+    than two see through (``depth_votes``); a cell keeps the second highest of the views'
+    heights, so one view's spike does not count and no spatial filter closes a narrow gap."""
+    first = np.zeros(shape)
+    second = np.zeros(shape)
     for i in range(views.num):
         points = surface_points(depth[i], views.world_from_camera[i], views.intrinsics[i])
         stand = valid[i] & (points[..., 2] > margin)
@@ -101,8 +101,11 @@ def height_map(depth: np.ndarray, valid: np.ndarray, views, margin: float, lo: n
         q = points[stand & (beyond < 2) & (agree >= min_agree)]
         ij = np.floor((q[:, :2] - lo) / cell).astype(np.int64)
         ok = (ij >= 0).all(1) & (ij[:, 0] < shape[0]) & (ij[:, 1] < shape[1])
+        top = np.zeros(shape)
         np.maximum.at(top, (ij[ok, 0], ij[ok, 1]), q[ok, 2])
-    return median_filter(top, size=3)
+        second = np.maximum(second, np.minimum(first, top))
+        first = np.maximum(first, top)
+    return second
 
 
 def height_peaks(height: np.ndarray, margin: float, ratio: float, noise: float, levels: int = 48) -> np.ndarray:
@@ -153,10 +156,28 @@ def _peaks(height: np.ndarray, part: np.ndarray, margin: float, ratio: float, no
     return []
 
 
+SKIRT = -1  # grid value: standing, but far below the top of the footprint around it
+
+
+def mark_skirts(grid: np.ndarray, height: np.ndarray, ratio: float) -> np.ndarray:
+    """``grid`` [I,J] (k > 0 footprints) with each footprint's cells lower than ``ratio`` of
+    its top set to SKIRT."""
+    from scipy import ndimage
+
+    out = grid.copy()
+    if out.max() > 0:
+        tops = np.asarray(ndimage.maximum(height, out, index=np.arange(out.max() + 1)))
+        out[(out > 0) & (height < ratio * tops[np.clip(out, 0, None)])] = SKIRT
+    return out
+
+
 def view_footprints(gaussians, views, points: np.ndarray, margin: float, noise: float, *, factor: float, ratio: float,
                     min_cells: int = 9, max_cells: int = 4_000_000) -> tuple[np.ndarray, np.ndarray, float, dict]:  # fmt: skip
     """Object footprints under ``points`` [N,3] (the candidate Gaussians): (grid [I,J] int32,
-    0 none; its origin lo [2]; its cell; numbers for the record). The cell is twice the
+    k > 0 footprint, 0 nothing seen standing, SKIRT; its origin lo [2]; its cell; numbers for
+    the record). A footprint's cells lower than ``ratio`` of its top are SKIRT: the low blur
+    or shadow a coarse splat spreads around an object (a handle, a rim, a ball's flank stand
+    higher). The cell is twice the
     median footprint of a pixel on the support (fine enough that each view fills it),
     coarser only when the points' extent would need more than ``max_cells``; footprints of
     fewer than ``min_cells`` cells are dropped (their Gaussians go to a neighbour)."""
@@ -177,5 +198,7 @@ def view_footprints(gaussians, views, points: np.ndarray, margin: float, noise: 
     sizes = np.bincount(grid.ravel())
     small = np.flatnonzero(sizes < min_cells)
     grid[np.isin(grid, small[small > 0])] = 0
-    info = {"views": views.num, "cell": round(cell, 6), "grid": list(shape), "footprints": int((sizes[1:] >= min_cells).sum())}
+    grid = mark_skirts(grid, height, ratio)
+    info = {"views": views.num, "cell": round(cell, 6), "grid": list(shape), "footprints": int((sizes[1:] >= min_cells).sum()),
+            "skirt_cells": int((grid == SKIRT).sum())}  # fmt: skip
     return grid, lo, cell, info
