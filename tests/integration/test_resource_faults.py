@@ -4,6 +4,7 @@ system (the tmpfs remounted read-only). Skips where this machine may not mount (
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from pathlib import Path
 
@@ -13,32 +14,31 @@ from splat2sim import api
 from splat2sim.errors import ResourceError
 
 
-def _mounted(tmp_path, size: str):
+@contextlib.contextmanager
+def _tmpfs(tmp_path, size: str):
+    """A real tmpfs of ``size`` mounted under tmp_path, unmounted after."""
     mount = tmp_path / "disk"
     mount.mkdir()
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    return mount
-
-
-@pytest.fixture()
-def tiny_disk(tmp_path):
-    mount = _mounted(tmp_path, "96k")
     try:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.fixture()
+def tiny_disk(tmp_path):
+    with _tmpfs(tmp_path, "96k") as mount:
+        yield mount
 
 
 @pytest.fixture()
 def small_disk(tmp_path):
     """Room for the keyframes, not for the SfM database (~60 MiB for 20 frames)."""
-    mount = _mounted(tmp_path, "8m")
-    try:
+    with _tmpfs(tmp_path, "8m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
 def test_a_full_disk_is_named_as_such(tiny_disk, pan_video, run_cli):
