@@ -74,8 +74,9 @@ def test_objects_apart_across_seeds(tmp_path, seed):
             22,
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="a box and a bowl touch at their bases and their joint footprint has no neck: the geometric "
-                "method merges them without noticing (the segment-anything path splits such pairs)",
+                reason="a box and a bowl touch (the bowl's rim against the box's side): their joint footprint has no neck "
+                "and the height map no saddle below the rim, so the geometric method merges them without a flag (the "
+                "segment-anything path splits such pairs)",
             ),
         ),
     ],
