@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from splat2sim.stages.segment.footprints import assign_to_seeds, footprint_grid, neck_parts, split_touching  # noqa: F401  (sam.py imports them from here)
+from splat2sim.stages.segment.support import MAX_BEYOND_SUPPORT, MIN_DENSITY_RATIO, SupportRegion, support_around  # noqa: F401
 
 
 @dataclass
@@ -82,9 +83,10 @@ def link_pairs(points: np.ndarray, radius: float, reach: np.ndarray | None = Non
     return pairs[gap <= radius + reach[pairs[:, 0]] + reach[pairs[:, 1]]]
 
 
-def connected_clusters(points: np.ndarray, radius: float, min_samples: int = 4, reach: np.ndarray | None = None) -> np.ndarray:
+def connected_clusters(points: np.ndarray, radius: float, min_samples: int = 4, reach: np.ndarray | None = None,
+                       pairs: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """DBSCAN on ``points`` [N,3]: -1 noise, else component id. Neighbours as in
-    ``link_pairs``. Core points have >= min_samples neighbours; border points join their
+    ``link_pairs`` (or the given ``pairs``, already computed with these radius and reach). Core points have >= min_samples neighbours; border points join their
     nearest core point within ``radius``."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -94,7 +96,7 @@ def connected_clusters(points: np.ndarray, radius: float, min_samples: int = 4, 
     labels = np.full(n, -1, np.int64)
     if n == 0:
         return labels
-    pairs = link_pairs(points, radius, reach)
+    pairs = link_pairs(points, radius, reach) if pairs is None else pairs
     counts = np.bincount(pairs.ravel(), minlength=n) + 1
     core = counts >= min_samples
     both = core[pairs[:, 0]] & core[pairs[:, 1]]
@@ -163,9 +165,10 @@ def segment_geometric(
 ) -> GeometricResult:
     """Cluster the Gaussians above z = 0 into objects. ``frustum_views`` [N]: number of
     keyframes whose view frustum holds each mean; ``scene_size``: typical camera distance
-    from the scene centre (metres or SfM units, whatever the world uses). ``regions``: None,
-    or a function (candidate [N] bool, height margin) -> view-region label per Gaussian [N]
-    (-1 none), which separates what 3D proximity alone would merge (``split_by_regions``)."""
+    from the scene centre (metres or SfM units, whatever the world uses). ``footprints``:
+    None, or a function (candidate means [M,3], height margin, layer thickness) -> the
+    views' object footprints (grid, lo, cell; segment.regions.view_footprints), which
+    separate what 3D proximity alone would merge (``split_by_footprints``)."""
     n = len(means)
     size = np.exp(log_scales.max(1))
     candidate, floater, stats = _candidates(means, size, sigmoid(opacity_logits), frustum_views, scene_size, cfg)
@@ -181,14 +184,16 @@ def segment_geometric(
     # scale-aware: Gaussians whose 1-sigma ellipsoids (nearly) touch are linked; capped so a
     # few huge ones cannot bridge separate objects
     reach = cfg.link_scale * np.minimum(size[idx], radius)
-    comp = connected_clusters(pts, radius, reach=reach)
+    pairs = link_pairs(pts, radius, reach)
+    comp = connected_clusters(pts, radius, reach=reach, pairs=pairs)
     if footprints is not None:
         stats["geometric_components"] = int(comp.max()) + 1 if len(comp) else 0
         grid, lo, cell = footprints(pts, stats["height_margin"], stats["table_thickness"])
-        comp = split_by_footprints(pts, comp, grid, lo, cell, link_pairs(pts, radius, reach))
+        comp = split_by_footprints(pts, comp, grid, lo, cell, pairs)
     min_count = max(cfg.min_object_gaussians, int(np.ceil(cfg.min_object_fraction * len(idx))))
     stats.update(spacing_objects=spacing, link_radius=radius, min_cluster=min_count)
-    clusters = _object_clusters(means, idx, comp, min_count, stats["height_margin"], spacing, scene_size, cfg, rejected)
+    support = SupportRegion.of(means, stats["height_margin"], 2 * stats["spacing"])
+    clusters = _object_clusters(means, idx, comp, min_count, stats["height_margin"], spacing, scene_size, cfg, rejected, support)
     for k, c in enumerate(clusters):
         labels[c.indices] = k
     stats["clusters"] = len(clusters)
@@ -226,13 +231,21 @@ def _candidates(
 
 
 def _object_clusters(
-    means: np.ndarray, idx: np.ndarray, comp: np.ndarray, min_count: int, margin: float, spacing: float, scene_size: float, cfg, rejected: list[dict]
+    means: np.ndarray,
+    idx: np.ndarray,
+    comp: np.ndarray,
+    min_count: int,
+    margin: float,
+    spacing: float,
+    scene_size: float,
+    cfg,
+    rejected: list[dict],
+    support: "SupportRegion",
 ) -> list[Cluster]:
     """The components (``comp`` over the candidates ``idx``) that are objects, split at
     narrow footprint necks, largest first; the others are described in ``rejected``."""
     clusters: list[Cluster] = []
     group = 0
-    support = SupportRegion.of(means, margin, 2 * knn_spacing(means))
     for c in range(int(comp.max()) + 1 if len(comp) else 0):
         members = idx[comp == c]
         if len(members) < min_count:
@@ -282,82 +295,6 @@ def _rejection(p: np.ndarray, means: np.ndarray, margin: float, spacing: float, 
             "reason": "not resting on the support surface (around it the scene goes on below the support)",
         }
     return None
-
-
-MAX_BEYOND_SUPPORT = 0.005  # share of a cluster's Gaussians allowed over the support's edge (a stray or two)
-MIN_DENSITY_RATIO = 0.5  # an object covers its footprint at least half as densely as the support (see density_ratio)
-
-
-@dataclass
-class SupportRegion:
-    """Where the support surface is, seen from above: cells of the support layer's Gaussians
-    (|z| <= margin), closed, holes (under objects) filled, then the outermost ring of cells
-    dropped (the edge, where the layer frays)."""
-
-    inner: np.ndarray  # bool [I,J]
-    lo: np.ndarray  # [2] xy of cell (0, 0)
-    cell: float
-    density: float  # support-layer Gaussians per unit area over the inner region
-
-    @classmethod
-    def of(cls, means: np.ndarray, margin: float, cell: float) -> "SupportRegion":
-        from scipy import ndimage
-
-        layer = means[np.abs(means[:, 2]) <= margin, :2]
-        if len(layer) == 0 or cell <= 0:
-            return cls(np.zeros((1, 1), bool), np.zeros(2), max(cell, 1.0), 0.0)
-        lo = layer.min(0) - 3 * cell
-        shape = tuple(np.floor((layer.max(0) + 3 * cell - lo) / cell).astype(int) + 1)
-        grid = np.zeros(shape, bool)
-        ij = np.floor((layer - lo) / cell).astype(int)
-        grid[ij[:, 0], ij[:, 1]] = True
-        grid = ndimage.binary_fill_holes(ndimage.binary_closing(grid, iterations=2))
-        inner = ndimage.binary_erosion(grid, iterations=1)
-        region = cls(inner, lo, cell, 0.0)
-        area = float(inner.sum()) * cell * cell
-        region.density = float(np.sum(region.contains(layer))) / area if area else 0.0
-        return region
-
-    def contains(self, xy: np.ndarray) -> np.ndarray:
-        """[M] bool: the points ``xy`` [M,2] over the support's inner region."""
-        ij = np.floor((xy - self.lo) / self.cell).astype(int)
-        ok = (ij >= 0).all(1) & (ij[:, 0] < self.inner.shape[0]) & (ij[:, 1] < self.inner.shape[1])
-        on = np.zeros(len(xy), bool)
-        on[ok] = self.inner[ij[ok, 0], ij[ok, 1]]
-        return on
-
-    def density_ratio(self, xy: np.ndarray) -> float:
-        """Points ``xy`` [M,2] per unit area of their footprint (closed, holes filled), over
-        the support's own density: an object's top alone covers its footprint about as
-        densely as the support is covered, and its sides add more."""
-        grid, _, _ = footprint_grid(xy, self.cell)
-        area = float(grid.sum()) * self.cell * self.cell
-        return len(xy) / area / self.density if area and self.density else float("inf")
-
-    def beyond(self, xy: np.ndarray) -> float:
-        """Share of the points ``xy`` [M,2] outside the support's inner region."""
-        return float(1.0 - self.contains(xy).mean()) if len(xy) else 0.0
-
-
-def support_around(xy: np.ndarray, means: np.ndarray, margin: float, cell: float, ring_cells: int = 3) -> tuple[int, int]:
-    """How many Gaussians lie in the support layer (|z| <= margin) in a ring around a
-    footprint ``xy`` [M,2], and how many lie well below it (z < -3 margin) under the
-    footprint or in that ring. A vertical wall goes on straight down under its footprint."""
-    from scipy.ndimage import binary_dilation
-
-    lo = xy.min(0) - (ring_cells + 1) * cell
-    shape = np.ceil((xy.max(0) + (ring_cells + 1) * cell - lo) / cell).astype(int) + 1
-    grid = np.zeros(shape, bool)
-    ij = ((xy - lo) / cell).astype(int)
-    grid[ij[:, 0], ij[:, 1]] = True
-    area = binary_dilation(grid, iterations=ring_cells)
-    ring = area & ~binary_dilation(grid, iterations=1)
-    inside = np.all((means[:, :2] >= lo) & (means[:, :2] < lo + shape * cell), axis=1)
-    cells = ((means[inside, :2] - lo) / cell).astype(int)
-    z = means[inside, 2]
-    in_ring = ring[cells[:, 0], cells[:, 1]]
-    in_area = area[cells[:, 0], cells[:, 1]]
-    return int((np.abs(z[in_ring]) <= margin).sum()), int((z[in_area] < -3 * margin).sum())
 
 
 def attach_hidden(labels: np.ndarray, means: np.ndarray, candidate: np.ndarray, margin: float, cell: float, layer: float | None = None) -> np.ndarray:
