@@ -90,7 +90,7 @@ class MetricFrame:
             if isinstance(plane.get(key), (int, float)):
                 plane[key] = float(plane[key]) * self.scale
         for o in doc["objects"]:
-            for key in ("centroid", "bbox_min", "bbox_max"):
+            for key in ("centroid", "bbox_min", "bbox_max", "extent_robust"):
                 if o.get(key) is not None:
                     o[key] = self.points(o[key]).tolist()
         return Objects.from_dict(doc) if isinstance(objects, Objects) else doc

@@ -99,7 +99,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="segment",
-            version=7,  # 7: objects split in the views' fused height map, rejected by evidence (edge, density); 6: confidence
+            version=8,  # 8: extent_robust per object; 7: objects split in the views' fused height map, rejected by evidence (edge, density); 6: confidence
             description="objects split from the background, labelled",
             upstream=("frames", "poses", "splat"),
             config_cls=SegmentConfig,
@@ -117,7 +117,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="mesh",
-            version=5,  # 5: meshes in metres (scale/scale.json applied)
+            version=6,  # 6: solid = what the whole splat never shows empty (median depth) in the object footprint; 5: meshes in metres (scale/scale.json applied)
             description="watertight visual meshes per object, background mesh, support plane",
             upstream=("poses", "splat", "segment", "scale"),
             config_cls=MeshConfig,

@@ -71,33 +71,24 @@ def test_three_gaussians_fall_back_with_a_record(meshed):
 
 
 def test_quality_reported(meshed):
-    ws, cap, _ = meshed
-    rows = mesh_quality(ws, cap)
-    for row in rows:  # coarse settings here; the slow test holds the default settings to 2 %
-        assert row["watertight"]
-        assert row["chamfer_over_diagonal"] < 0.03, row
-        assert row["fscore_5mm"] > 0.7, row
-
-
-@pytest.mark.slow
-def test_collision_stage_end_to_end(meshed):
-    """collision/ from the mesh stage's output: hulls in the object frame within the visual
-    bounds, caps respected, collision.json complete, workers in parallel."""
+    """The default (carve_with=scene) solid is what the whole splat never shows empty from
+    the training views. Measured here (oracle splat, 320x240, coarse settings): box Chamfer
+    2.1 % of its diagonal, F@5mm 1.00; both solids' IoU with the truth 0.78-0.79 and volume
+    1.25-1.28x (the surface sits 1.5-3 mm out); the mug's cavity, which no view of this low
+    2 s orbit sees into, is filled (as in evaluate's solid, which counts it)."""
     import trimesh
 
-    ws, _cap, _ = meshed
-    api.build(None, ws, until="collision", overrides=[*FAST, "segment.extra_tiny=3", "collision.mcts_iterations=30",
-                                                      "collision.mcts_depth=2", "collision.resolution=1000", "run.workers=2"])  # fmt: skip
-    record = json.loads((ws / "collision" / "collision.json").read_text())
-    meshes = {o["id"]: o for o in json.loads((ws / "mesh" / "mesh.json").read_text())["objects"]}
-    assert record["schema_version"] == 1 and record["preset"] == "mujoco"
-    assert [o["id"] for o in record["objects"]] == list(meshes)
-    for obj in record["objects"]:
-        assert 1 <= obj["hull_count"] <= record["limits"]["max_hulls"]
-        assert obj["hull_to_mesh_volume"] and obj["hull_to_mesh_volume"] > 0.8
-        lo, hi = np.asarray(meshes[obj["id"]]["bounds"])
-        tol = 0.02 * np.linalg.norm(hi - lo) + 0.001
-        for hull in obj["hulls"]:
-            mesh = trimesh.load(ws / "collision" / hull["file"], process=False, force="mesh")
-            assert len(mesh.vertices) <= record["limits"]["max_vertices"] and mesh.is_watertight
-            assert np.all(mesh.bounds[0] >= lo - tol) and np.all(mesh.bounds[1] <= hi + tol)
+    from splat2sim.synth.evaluate import solid_overlap
+    from tests.stages.mesh_fixtures import gt_meshes_world
+
+    ws, cap, _ = meshed
+    rows = mesh_quality(ws, cap)
+    record = json.loads((ws / "mesh" / "mesh.json").read_text())
+    for row, obj, truth in zip(rows, record["objects"], gt_meshes_world(cap, ws)):
+        assert row["watertight"]
+        mesh = trimesh.load(ws / "mesh" / obj["visual"], process=False, force="mesh")
+        mesh.apply_transform(np.asarray(obj["world_from_object"]))
+        iou, true_volume, volume = solid_overlap(truth, mesh)
+        assert iou >= 0.72 and 1.0 <= volume / true_volume <= 1.4, (row, iou, volume / true_volume)
+        if row["label"] == "box":
+            assert row["chamfer_over_diagonal"] < 0.025 and row["fscore_5mm"] > 0.95, row

@@ -70,6 +70,8 @@ def test_geometric_objects_apart(apart_ws):
         assert o["id"] == f"obj_{k:03d}" and o["index"] == k and o["label"] == f"object_{k}"
         assert o["support"] == "table" and o["gaussians"] == int((labels == k).sum())
         assert all(a <= b for a, b in zip(o["bbox_min"], o["bbox_max"]))
+        # the 2-98 % extent: inside the box of every centre, and not a sliver of it
+        assert all(0.5 * (b - a) < r <= b - a for r, a, b in zip(o["extent_robust"], o["bbox_min"], o["bbox_max"])), o
     assert record["metrics"]["objects"] == 3
 
 

@@ -32,3 +32,27 @@ def test_a_hole_in_one_render_carves_only_when_one_view_is_enough():
     assert not forgiving[centre]
     corner = (0, 0, grid.shape[2] // 2)  # outside every silhouette: empty either way
     assert classic[corner] and forgiving[corner]
+
+
+def _ring(centre, radius: float, count: int = 60) -> np.ndarray:
+    t = np.linspace(0, 2 * np.pi, count, endpoint=False)
+    return np.stack([centre[0] + radius * np.cos(t), centre[1] + radius * np.sin(t)], 1)
+
+
+def test_footprint_fills_a_ring_of_side_gaussians_and_stops_half_way_to_a_neighbour():
+    # two 3 cm cans seen as rings of side Gaussians, 1 cm apart (centres 7 cm apart)
+    own, other = _ring((0.0, 0.0), 0.03), _ring((0.07, 0.0), 0.03)
+    grid = solid.lattice_grid(np.array([-0.05, -0.05, 0.0]), np.array([0.12, 0.05, 0.01]), 0.001, 0.0)
+    xs = grid.origin[0] + grid.voxel * np.arange(grid.shape[0])
+    ys = grid.origin[1] + grid.voxel * np.arange(grid.shape[1])
+
+    def cell(x, y):
+        return int(np.argmin(np.abs(xs - x))), int(np.argmin(np.abs(ys - y)))
+
+    alone = solid.footprint(grid, own, None, radius=0.006)
+    assert alone[cell(0.0, 0.0)]  # the ring's inside is the can's (filled)
+    assert alone[cell(0.035, 0.0)]  # within the radius of the ring
+    assert not alone[cell(-0.04, 0.0)]  # beyond it
+    beside = solid.footprint(grid, own, other, radius=0.006)
+    assert beside[cell(0.034, 0.0)] and not beside[cell(0.036, 0.0)]  # split half-way across the 1 cm gap
+    assert not beside[cell(0.07, 0.0)]  # the neighbour's inside is not taken

@@ -17,7 +17,9 @@ class MeshConfig:
     level_set_edge: float = field(default=1.5, metadata={"help": "edge length of the extracted surface, in voxels", "min": 0.5, "max": 4.0})
     render_max_side: int = field(default=480, metadata={"help": "training views are rendered at most this large", "min": 32})
     use_training_views: bool = field(default=True, metadata={"help": "fuse the training views (occlusion checked against the full render)"})
-    extra_views: int = field(default=32, metadata={"help": "virtual views on a half-sphere around each object (0 = none)", "min": 0})
+    extra_views: int = field(
+        default=32, metadata={"help": "virtual views on a half-sphere around each object (0 = none; carve_with=object only)", "min": 0}
+    )
     extra_view_size: int = field(default=256, metadata={"help": "pixels per side of the virtual views", "min": 32})
     alpha_threshold: float = field(
         default=0.5, metadata={"help": "a pixel belongs to a surface where the rendered alpha exceeds this", "min": 0.01, "max": 0.99}
@@ -25,6 +27,12 @@ class MeshConfig:
     min_component_fraction: float = field(
         default=0.05, metadata={"help": "components with less area than this share of the largest are dropped", "min": 0.0, "max": 1.0}
     )
+    carve_with: Literal["scene", "object"] = field(
+        default="scene",
+        metadata={"help": "the solid is what the whole splat's training renders never show empty inside the object's footprint "
+                          "(scene), or what the object's own renders, training and virtual, never do (object: exact for a "
+                          "clean splat, but carves through every Gaussian the segmentation missed)"},
+    )  # fmt: skip
     carve_min_views: int = field(
         default=1,
         metadata={"help": "a voxel is empty when this many views see through it (1: classic space carving; more forgive holes "

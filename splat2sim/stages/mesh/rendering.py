@@ -12,6 +12,7 @@ class Renders:
     rgb: np.ndarray  # [C,H,W,3] float32 in [0,1]
     alpha: np.ndarray  # [C,H,W]
     depth: np.ndarray  # [C,H,W] expected camera-frame z (0 where empty)
+    median_depth: np.ndarray | None = None  # [C,H,W] z where transmittance crosses 0.5 (0 where it never does)
 
 
 def load_gaussians(path, frame=None):
@@ -44,7 +45,7 @@ def render_views(gaussians, views, backend: str, batch: int = 8, near: float = 0
 
     from splat2sim.render import render
 
-    rgbs, alphas, depths = [], [], []
+    rgbs, alphas, depths, medians = [], [], [], []
     with torch.no_grad():
         for start in range(0, views.num, batch):
             index = np.arange(start, min(views.num, start + batch))
@@ -54,10 +55,12 @@ def render_views(gaussians, views, backend: str, batch: int = 8, near: float = 0
                     rgbs.append(np.zeros(shape + (3,), np.float32)),
                     alphas.append(np.zeros(shape, np.float32)),
                     depths.append(np.zeros(shape, np.float32)),
+                    medians.append(np.zeros(shape, np.float32)),
                 )
                 continue
             out = render(gaussians, views.torch(index), backend=backend, near=near)
             rgbs.append(out.rgb.clamp(0, 1).numpy())
             alphas.append(out.alpha[..., 0].numpy())
             depths.append(out.depth[..., 0].numpy())
-    return Renders(np.concatenate(rgbs), np.concatenate(alphas), np.concatenate(depths))
+            medians.append(out.median_depth[..., 0].numpy())
+    return Renders(np.concatenate(rgbs), np.concatenate(alphas), np.concatenate(depths), np.concatenate(medians))

@@ -58,7 +58,8 @@ def run(ctx: StageContext) -> None:
             sub = R.subset(gaussians, labels == index)
             resting = _resting_height(ctx, oid, sub.means.numpy(), floor_z, seg)
             try:
-                result = mesh_object(sub, train, full, cfg, resting, backend)
+                others = gaussians.means.numpy()[(labels >= 0) & (labels != index), :2]
+                result = mesh_object(sub, train, full, cfg, resting, backend, others)
             except ValueError as exc:
                 ctx.warn(f"{oid}: no mesh ({exc}); the object is left out")
                 task.advance()

@@ -75,6 +75,26 @@ def carve(grid: Grid, view_sets: list, renders: list, alpha_threshold: float, tr
     return (free >= min_views).reshape(grid.shape)
 
 
+def footprint(grid: Grid, own_xy: np.ndarray, others_xy: np.ndarray | None, radius: float) -> np.ndarray:
+    """[X,Y] bool: the grid columns that belong to the object seen from above. A column is
+    the object's when one of its Gaussians (``own_xy`` [N,2]) is within ``radius`` of it and
+    no other object's (``others_xy`` [M,2]) is nearer (touching objects split half-way);
+    holes are filled (a can's top covers its footprint, its sides only the rim)."""
+    from scipy import ndimage
+    from scipy.spatial import cKDTree
+
+    X, Y = grid.shape[:2]
+    xs = grid.origin[0] + grid.voxel * np.arange(X)
+    ys = grid.origin[1] + grid.voxel * np.arange(Y)
+    cells = np.stack(np.meshgrid(xs, ys, indexing="ij"), -1).reshape(-1, 2)
+    d_own = cKDTree(own_xy).query(cells, distance_upper_bound=radius)[0]
+    near = d_own <= radius
+    if others_xy is not None and len(others_xy) and near.any():
+        d_other = cKDTree(others_xy).query(cells[near])[0]
+        near[np.flatnonzero(near)] = d_own[near] <= d_other
+    return ndimage.binary_fill_holes(near.reshape(X, Y))
+
+
 def signed_field(tsdf: np.ndarray, observed: np.ndarray, free: np.ndarray, trunc: float, grid: Grid, floor_z: float | None) -> np.ndarray:
     """Signed distance-like field [X,Y,Z], positive outside: the TSDF where observed, +trunc
     where carved empty, -trunc where never seen empty (inside, or hidden); cut by the

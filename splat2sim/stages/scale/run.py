@@ -40,8 +40,7 @@ def run(ctx: StageContext) -> None:
 
 
 def _from_sizes(ctx: StageContext, objects: list[dict]) -> scale.Scale | None:
-    items = [(o["id"], np.asarray(o["bbox_max"], float) - np.asarray(o["bbox_min"], float), o.get("label"))
-             for o in objects if o.get("bbox_min") is not None and o.get("bbox_max") is not None]  # fmt: skip
+    items = [(o["id"], _extent(o), o.get("label")) for o in objects if _extent(o) is not None]
     info = scale_from_sizes(items)
     if info is None:
         return None
@@ -50,3 +49,13 @@ def _from_sizes(ctx: StageContext, objects: list[dict]) -> scale.Scale | None:
     return scale.Scale(scale=info["scale"], source="sizes:prior", poses_metric=False, range=info["range"], log_sigma=info["log_sigma"],
                        per_object=info["per_object"], cues={"sizes": {"objects": len(info["per_object"]), "scale": info["scale"]}},
                        note="poses found no metric scale: lengths in poses/, splat/ and segment/ x scale = metres")  # fmt: skip
+
+
+def _extent(obj: dict) -> np.ndarray | None:
+    """The object's size in world units: segment's extent_robust, else (an objects.json
+    written by other tools) its bounding box."""
+    if obj.get("extent_robust") is not None:
+        return np.asarray(obj["extent_robust"], float)
+    if obj.get("bbox_min") is not None and obj.get("bbox_max") is not None:
+        return np.asarray(obj["bbox_max"], float) - np.asarray(obj["bbox_min"], float)
+    return None
