@@ -73,7 +73,7 @@ def collect() -> dict:
         caps.append({"name": "CUDA GPU (torch)", "ok": cuda, "detail": detail.split(" ", 1)[-1]})
         ok, detail = _probe(
             "import json, torch\n"
-            "from splat2sim.render import resolve_backend\n"
+            "from splat2sim.render import resolve_backend, selfcheck\n"
             "out = {}\n"
             "for name in ('torch', 'native', 'gsplat'):\n"
             "    device = 'cuda' if (name == 'gsplat' or torch.cuda.is_available()) else 'cpu'\n"
@@ -81,6 +81,9 @@ def collect() -> dict:
             "        out[name] = {'available': True, 'reason': resolve_backend(name, device)[1]}\n"
             "    except Exception as exc:\n"
             "        out[name] = {'available': False, 'reason': str(exc).splitlines()[0]}\n"
+            "    check = selfcheck.cached(name, device)\n"
+            "    if check is not None:\n"
+            "        out[name]['self_check'] = check.to_dict()\n"
             "print(json.dumps(out))",
             timeout=600,
         )
@@ -89,6 +92,10 @@ def collect() -> dict:
 
             for name, info in json.loads(detail.splitlines()[-1]).items():
                 caps.append({"name": f"render backend '{name}'", "ok": bool(info.get("available")), "detail": info.get("reason", "")})
+                check = info.get("self_check")
+                if check:  # the first use on this device: a fixed scene and its gradients against the torch reference
+                    caps.append({"name": f"self-check '{name}' on {check['device']}", "ok": bool(check["ok"]),
+                                 "detail": f"{check['detail']} [{check['seconds']:.2f} s]"})  # fmt: skip
         else:
             caps.append({"name": "render backends", "ok": False, "detail": detail})
     else:

@@ -42,6 +42,7 @@ def resolve_backend(name: str = "auto", device: torch.device | str = "cpu") -> t
         return "torch", "requested: pure PyTorch reference"
     if name == "gsplat":
         require_gsplat(dev)
+        _require_self_check("gsplat", dev)
         return "gsplat", "requested: gsplat on CUDA"
     if name == "native":
         if dev.type == "cuda":
@@ -57,6 +58,7 @@ def resolve_backend(name: str = "auto", device: torch.device | str = "cpu") -> t
             )
         if not ok:
             _raise_from_status(why)
+        _require_self_check("native", dev)
         return "native", f"requested: {why}"
     # auto
     reasons = []
@@ -64,21 +66,46 @@ def resolve_backend(name: str = "auto", device: torch.device | str = "cpu") -> t
         from splat2sim.render.native_cuda import native_cuda_status
 
         ok, why = native_cuda_status()
-        if ok:
+        if ok and _self_check_passes("native", dev, reasons):
             return "native", f"auto: {why}"
-        reasons.append("native CUDA: " + why.partition("\n  hint: ")[0].replace("\n", " ").rstrip("."))
+        if not ok:
+            reasons.append("native CUDA: " + why.partition("\n  hint: ")[0].replace("\n", " ").rstrip("."))
         ok, why = gsplat_status(dev)
-        if ok:
-            return "gsplat", f"auto: {why} ({'; '.join(reasons)})"
-        reasons.append(why)
+        if ok and _self_check_passes("gsplat", dev, reasons):
+            return "gsplat", f"auto: {why}" + (f" ({'; '.join(reasons)})" if reasons else "")
+        if not ok:
+            reasons.append(why)
     elif dev.type == "cpu":
         ok, why = native_status()
-        if ok:
+        if ok and _self_check_passes("native", dev, reasons):
             return "native", f"auto: {why}"
-        reasons.append(why.replace("\n", " "))
+        if not ok:
+            reasons.append(why.replace("\n", " "))
     else:
         reasons.append(f"no native or gsplat kernels for device {dev}")
     return "torch", "auto: pure PyTorch reference, because " + "; ".join(reasons)
+
+
+def _self_check_passes(name: str, dev: torch.device, reasons: list[str]) -> bool:
+    """Whether ``name`` passed its self-check on ``dev`` (run on first use); a failure is
+    added to ``reasons``. Inside the check itself the backend is taken as it is."""
+    from splat2sim.render import selfcheck
+
+    if selfcheck.checking(name, dev):
+        return True
+    result = selfcheck.self_check(name, dev, render)
+    if not result.ok:
+        reasons.append(f"{name} on {dev} failed its self-check against the torch reference: {result.detail}")
+    return result.ok
+
+
+def _require_self_check(name: str, dev: torch.device) -> None:
+    reasons: list[str] = []
+    if not _self_check_passes(name, dev, reasons):
+        raise DependencyError(
+            f"The {name} backend does not reproduce the torch reference on {dev}: {reasons[0]}",
+            hint="use backend='torch' (or 'auto', which falls back), and report this with `splat2sim doctor`'s output",
+        )
 
 
 def _ops(name: str) -> ModuleType:

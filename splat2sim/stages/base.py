@@ -101,6 +101,22 @@ class StageContext:
     def progress(self, description: str, total: int | None = None):
         return self.reporter.progress(description, total)
 
+    def render_backend(self, name: str, device: str = "cpu") -> str:
+        """Resolve the rasterizer backend for this stage and record it: the backend, why, its
+        self-check, and a fallback for every backend that failed its self-check here."""
+        from splat2sim.render import resolve_backend, selfcheck
+
+        backend, reason = resolve_backend(name, device)
+        self.backend = backend
+        self.metrics["backend_reason"] = reason
+        checks = [c for c in (selfcheck.cached(b, device) for b in ("native", "gsplat")) if c is not None]
+        if checks:
+            self.metrics["backend_self_check"] = [c.to_dict() for c in checks]
+        for c in checks:
+            if not c.ok:
+                self.fallback(f"{c.backend} render backend on {c.device}", backend, f"failed its self-check: {c.detail}")
+        return backend
+
     @contextlib.contextmanager
     def timed(self, step: str):
         start = time.perf_counter()

@@ -24,7 +24,6 @@ def support_height(objects: dict) -> tuple[float, list[str]]:
 def run(ctx: StageContext) -> None:
     import torch
 
-    from splat2sim.render import resolve_backend
     from splat2sim.stages.mesh import background as B
     from splat2sim.stages.mesh import rendering as R
     from splat2sim.stages.mesh.objects import mesh_object
@@ -34,9 +33,7 @@ def run(ctx: StageContext) -> None:
     limit_threads()
     cfg = ctx.config
     torch.set_num_threads(max(1, min(torch.get_num_threads(), ctx.run_config.workers or torch.get_num_threads())))
-    backend, reason = resolve_backend(cfg.backend, "cpu")
-    ctx.backend = backend
-    ctx.metrics["backend_reason"] = reason
+    backend = ctx.render_backend(cfg.backend, "cpu")
     metric = ctx.metric_frame()  # everything below is in metres
     gaussians = R.load_gaussians(splat.GAUSSIANS.require(ctx.upstream_dir("splat")), metric)
     seg = metric.objects(ctx.read(segment.OBJECTS)).to_dict()

@@ -59,11 +59,11 @@ def _splat_renders(ctx: StageContext, cams: list[dict]) -> tuple[list[np.ndarray
     import torch
 
     from splat2sim.io.gaussians_ply import read_gaussians_ply
-    from splat2sim.render import Cameras, Gaussians, render, resolve_backend
+    from splat2sim.render import Cameras, Gaussians, render
 
     data = read_gaussians_ply(ctx.upstream_dir("export") / "assets" / "gaussians.ply")  # the metric splat
     g = Gaussians(*(torch.tensor(data[k]) for k in ("means", "log_scales", "quats", "opacity_logits", "sh")))
-    backend, _ = resolve_backend(ctx.config.splat_backend, "cpu")
+    backend = ctx.render_backend(ctx.config.splat_backend, "cpu")
     out = []
     with torch.no_grad():
         for c in cams:

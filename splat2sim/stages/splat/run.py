@@ -80,7 +80,7 @@ def run(ctx: StageContext) -> None:
     import torch
 
     from splat2sim.io.gaussians_ply import read_gaussians_ply, validate_gaussians, write_gaussians_ply
-    from splat2sim.render import Gaussians, resolve_backend
+    from splat2sim.render import Gaussians
     from splat2sim.stages.splat import train as T
 
     cfg = ctx.config
@@ -89,9 +89,8 @@ def run(ctx: StageContext) -> None:
     device = "cuda" if ctx.run_config.device == "cuda" else "cpu"
     if ctx.run_config.device == "auto" and torch.cuda.is_available():
         device = "cuda"
-    backend, reason = resolve_backend(cfg.backend, device)
-    ctx.backend = backend
-    ctx.metrics["backend_reason"] = reason
+    backend = ctx.render_backend(cfg.backend, device)
+    reason = ctx.metrics["backend_reason"]
     views, files = load_views(ctx, cfg.train_max_side)
     views = views.to(device)
     t0 = time.perf_counter()
