@@ -286,6 +286,7 @@ def build(
             hint=f"stages run in the order {', '.join(layout.STAGE_ORDER)}",
         )
     ws = Workspace.open(workspace, create=True)
+    ws.read_meta()  # a workspace from a newer splat2sim, or a corrupt one, is refused before anything is written
     result = BuildResult(workspace=ws.root)
     with ws.locked():
         config = resolve_config(ws, preset=preset, config_files=config_files, overrides=overrides)

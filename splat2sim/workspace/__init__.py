@@ -60,12 +60,19 @@ class Workspace:
         if not self.meta_path.is_file():
             return {}
         try:
-            return json.loads(self.meta_path.read_text())
+            meta = json.loads(self.meta_path.read_text())
         except ValueError as exc:
             raise WorkspaceError(
                 f"{self.meta_path} is corrupt: {exc}",
                 hint="delete the file and pass the input again to `splat2sim build`",
             ) from exc
+        version = meta.get("schema_version", layout.SCHEMA_VERSION) if isinstance(meta, dict) else None
+        if not isinstance(version, int) or version > layout.SCHEMA_VERSION:
+            raise WorkspaceError(
+                f"{self.meta_path} has workspace schema {version!r}; this splat2sim reads schema {layout.SCHEMA_VERSION} and older",
+                hint="upgrade splat2sim (pip install -U splat2sim), or build into a new workspace with -o",
+            )
+        return meta
 
     def write_meta(self, meta: dict) -> None:
         meta = {"schema_version": layout.SCHEMA_VERSION, **meta}

@@ -104,4 +104,8 @@ def read_record(stage_dir: Path) -> StageRecord | None:
         raise RecordProblem(f"{path} is unreadable: {exc}") from exc
     if data.get("status") != "complete" or "fingerprint" not in data:
         raise RecordProblem(f"{path} does not describe a complete stage")
+    if int(data.get("schema_version", SCHEMA_VERSION)) > SCHEMA_VERSION:
+        raise RecordProblem(
+            f"{path} was written by a newer splat2sim (record schema {data['schema_version']}; this one reads up to {SCHEMA_VERSION})"
+        )
     return StageRecord.from_json(data)
