@@ -85,3 +85,21 @@ def test_a_workspace_from_a_newer_version_or_corrupt_is_refused_untouched(run_cl
     done = run_cli("build", pan_video, "-o", ws, "--until", "frames", check_code=4)
     assert message in done.stderr, done.stderr
     assert tree_state(ws) == before
+
+
+def test_a_workspace_folder_that_refuses_writes_is_a_resource_error(run_cli, pan_video, tmp_path):
+    """Permission denied (EPERM) through an immutable folder (chattr +i): mode bits do not stop
+    root, which these tests may run as; skipped where the file system or user cannot."""
+    import shutil
+    import subprocess
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(ws)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here (needs root and a file system that supports it)")
+    try:
+        done = run_cli("build", pan_video, "-o", ws, "--until", "frames", check_code=8)
+        assert "permission denied on" in done.stderr and "fix its permissions" in done.stderr
+    finally:
+        subprocess.run(["chattr", "-i", str(ws)], check=True)
+    assert list(ws.iterdir()) == []
