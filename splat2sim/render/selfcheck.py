@@ -79,6 +79,13 @@ def run_scene(render, backend: str, gaussians, cameras) -> dict:
     sum of them, as CPU float64 tensors."""
     import torch
 
+    with torch.enable_grad():  # the first render of a stage may be inside torch.no_grad()
+        return _run_scene(render, backend, gaussians, cameras)
+
+
+def _run_scene(render, backend: str, gaussians, cameras) -> dict:
+    import torch
+
     from splat2sim.render.types import Gaussians
 
     params = [t.detach().clone().requires_grad_(True) for t in (gaussians.means, gaussians.log_scales, gaussians.quats,

@@ -85,3 +85,10 @@ def test_a_stage_records_the_fallback(tmp_path):
     assert ctx.backend == "torch" and ctx.metrics["backend_self_check"][0]["ok"] is False
     (entry,) = ctx.fallbacks
     assert entry["what"] == "native render backend on cpu" and entry["used"] == "torch" and "grad_sh" in entry["why"]
+
+
+@needs_native
+def test_the_check_runs_inside_no_grad():
+    """A stage's first render is often inside torch.no_grad(): the check still gets gradients."""
+    with selfcheck.forget(), torch.no_grad():
+        assert selfcheck.self_check("native", "cpu", render).ok
