@@ -103,26 +103,19 @@ def _solid_from_scene(gaussians, others_xy, train_views, full_train, grid, trunc
     the scene's (bench/results/objects.json)."""
     timings["render"] = 0.0  # the training views' renders of the whole splat are shared
     view_sets, renders = [train_views], [Renders(full_train.rgb, full_train.alpha, full_train.median_depth)]
-    t0 = time.perf_counter()
     box = (grid.origin, grid.origin + grid.voxel * (np.asarray(grid.shape) - 1))
-    fusion = Fusion(grid.voxel, trunc)
-    for views, rend in zip(view_sets, renders):
-        # only the surfaces near the object: the rest of the scene would fill the volume
-        depth = np.where(rend.alpha > cfg.alpha_threshold, rend.depth, 0.0)
-        depth = np.where(_inside_box(views, depth, *box), depth, 0.0)
-        fusion.integrate(depth, rend.rgb, views)
-    coloured = fusion.extract()
-    timings["tsdf"] = time.perf_counter() - t0
+    seen = np.where(full_train.alpha > cfg.alpha_threshold, full_train.median_depth, 0.0)
+    # only the surfaces near the object are fused: the rest of the scene would fill the volume
+    depth = np.where(_inside_box(train_views, seen, *box), seen, 0.0)
+    tsdf, observed, free, coloured = _fuse_and_carve(view_sets, renders, [depth], grid, trunc, cfg, timings)
     t0 = time.perf_counter()
-    tsdf, observed = solid.tsdf_on_grid(fusion, grid)
-    free = solid.carve(grid, view_sets, renders, cfg.alpha_threshold, trunc, cfg.carve_min_views)
     means = gaussians.means.numpy().astype(np.float64)
     radius = max(3 * grid.voxel, float(np.median(np.exp(gaussians.log_scales.numpy()).max(1))))
     outside = ~solid.footprint(grid, means[:, :2], others_xy, radius)[:, :, None]
     # a neighbour's surface is observed too: outside the footprint nothing is this object's
     observed &= ~outside
     free |= outside
-    timings["carve"] = time.perf_counter() - t0
+    timings["carve"] += time.perf_counter() - t0
     return tsdf, observed, free, coloured, sum(v.num for v in view_sets)
 
 
@@ -156,10 +149,18 @@ def _solid_from_object(gaussians, train_views, full_train, orbit, grid, trunc, c
         view_sets.append(train_views)
         renders.append(rend)
     timings["render"] = time.perf_counter() - t0
+    depths = [train_depth if views is train_views else np.where(rend.alpha > cfg.alpha_threshold, rend.depth, 0.0)
+              for views, rend in zip(view_sets, renders)]  # fmt: skip
+    tsdf, observed, free, coloured = _fuse_and_carve(view_sets, renders, depths, grid, trunc, cfg, timings)
+    return tsdf, observed, free, coloured, sum(v.num for v in view_sets)
+
+
+def _fuse_and_carve(view_sets, renders, depths, grid, trunc, cfg, timings):
+    """(TSDF values, observed mask, free mask [X,Y,Z], coloured surface): ``depths`` (one
+    [C,H,W] per view set, 0 = no measurement) fused, and the voxels the renders show empty."""
     t0 = time.perf_counter()
     fusion = Fusion(grid.voxel, trunc)
-    for views, rend in zip(view_sets, renders):
-        depth = train_depth if views is train_views else np.where(rend.alpha > cfg.alpha_threshold, rend.depth, 0.0)
+    for views, rend, depth in zip(view_sets, renders, depths):
         fusion.integrate(depth, rend.rgb, views)
     coloured = fusion.extract()
     timings["tsdf"] = time.perf_counter() - t0
@@ -167,4 +168,4 @@ def _solid_from_object(gaussians, train_views, full_train, orbit, grid, trunc, c
     tsdf, observed = solid.tsdf_on_grid(fusion, grid)
     free = solid.carve(grid, view_sets, renders, cfg.alpha_threshold, trunc, cfg.carve_min_views)
     timings["carve"] = time.perf_counter() - t0
-    return tsdf, observed, free, coloured, sum(v.num for v in view_sets)
+    return tsdf, observed, free, coloured
