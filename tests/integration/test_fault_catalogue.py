@@ -103,3 +103,12 @@ def test_a_workspace_folder_that_refuses_writes_is_a_resource_error(run_cli, pan
     finally:
         subprocess.run(["chattr", "-i", str(ws)], check=True)
     assert list(ws.iterdir()) == []
+
+
+def test_the_sfm_library_does_not_print_into_the_users_output(run_cli, pan_video, tmp_path):
+    """COLMAP logs through glog to stderr ("I20261206 08:40:01.123456 1234 file.cc:42] ...");
+    a library must not print: only errors may pass."""
+    done = run_cli("build", pan_video, "-o", tmp_path / "ws", "--until", "poses", "--set", "frames.target_count=12")
+    assert (tmp_path / "ws" / "poses" / "_stage.json").is_file(), done.stderr[-2000:]
+    glog = re.compile(r"^[IW]\d{4,8} \d\d:\d\d:\d\d", re.M)
+    assert not glog.search(done.stdout) and not glog.search(done.stderr), (done.stdout + done.stderr)[-2000:]
