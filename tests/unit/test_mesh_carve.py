@@ -56,3 +56,23 @@ def test_footprint_fills_a_ring_of_side_gaussians_and_stops_half_way_to_a_neighb
     beside = solid.footprint(grid, own, other, radius=0.006)
     assert beside[cell(0.034, 0.0)] and not beside[cell(0.036, 0.0)]  # split half-way across the 1 cm gap
     assert not beside[cell(0.07, 0.0)]  # the neighbour's inside is not taken
+
+
+def test_without_training_views_the_scene_solid_says_it_used_the_objects_own_renders():
+    import torch
+
+    from splat2sim.render import Gaussians
+    from splat2sim.stages.mesh.config import MeshConfig
+    from splat2sim.stages.mesh.objects import mesh_object
+
+    # a 3 cm ball of 400 opaque Gaussians resting on z = 0
+    rng = np.random.default_rng(0)
+    d = rng.normal(size=(400, 3))
+    means = 0.03 * d / np.linalg.norm(d, axis=1, keepdims=True) + [0, 0, 0.03]
+    n = len(means)
+    ball = Gaussians(torch.tensor(means, dtype=torch.float32), torch.full((n, 3), np.log(0.004), dtype=torch.float32),
+                     torch.tensor([[1.0, 0, 0, 0]]).repeat(n, 1), torch.full((n,), 4.0), torch.zeros(n, 1, 3))  # fmt: skip
+    cfg = MeshConfig(use_training_views=False, extra_views=12, extra_view_size=64, voxels_per_diagonal=48)
+    result = mesh_object(ball, None, None, cfg, 0.0, "auto")
+    assert any("carve_with=scene needs the training views" in note for note in result.notes), result.notes
+    assert result.method == "tsdf" and 0.5 < result.mesh.extents[2] / 0.06 < 1.5

@@ -55,10 +55,13 @@ def mesh_object(gaussians, train_views, full_train, cfg, floor_z: float | None, 
     voxel = max(cfg.min_voxel, diag / cfg.voxels_per_diagonal)
     trunc = cfg.trunc_voxels * voxel
     timings: dict = {}
+    notes: list[str] = []  # things that went less well (warnings)
     grid = solid.lattice_grid(lo, hi, voxel, margin=2 * trunc + 2 * voxel)
     if cfg.carve_with == "scene" and train_views is not None and full_train.median_depth is not None:
         tsdf, observed, free, coloured, views = _solid_from_scene(gaussians, others_xy, train_views, full_train, grid, trunc, cfg, timings)
     else:
+        if cfg.carve_with == "scene":  # said, never silent: the scene's renders are the training views'
+            notes.append("carve_with=scene needs the training views (mesh.use_training_views): carved with the object's own renders")
         orbit = orbit_views((lo + hi) / 2, 0.5 * diag * 1.1, cfg.extra_views, cfg.extra_view_size) if cfg.extra_views > 0 else None
         tsdf, observed, free, coloured, views = _solid_from_object(gaussians, train_views, full_train, orbit, grid, trunc, cfg, backend, timings)
     t0 = time.perf_counter()
@@ -69,7 +72,6 @@ def mesh_object(gaussians, train_views, full_train, cfg, floor_z: float | None, 
     t0 = time.perf_counter()
     mesh = solid.extract_level_set(field, grid, edge=cfg.level_set_edge * voxel)
     timings["level_set"] = time.perf_counter() - t0
-    notes: list[str] = []
     if len(mesh.faces) == 0 or not cleanup.is_closed(mesh):
         used_mesh, used = cleanup.hull_or_box(np.clip(means, lo, hi), cfg.min_thickness)
         why = "the fused surface is empty" if len(mesh.faces) == 0 else "the fused surface is not closed"
