@@ -62,3 +62,12 @@ def intrinsics_from_fovy(fovy_deg: float, width: int, height: int) -> dict:
     so the optical centre is at (W - 1) / 2, (H - 1) / 2."""
     f = 0.5 * height / math.tan(math.radians(fovy_deg) / 2)
     return {"fx": f, "fy": f, "cx": (width - 1) / 2.0, "cy": (height - 1) / 2.0, "width": width, "height": height}
+
+
+def surface_points(depth: np.ndarray, world_from_camera: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
+    """World points [H,W,3] of a camera-z depth image [H,W] (pixel centres at +0.5)."""
+    h, w = depth.shape
+    fx, fy, cx, cy = intrinsics
+    u, v = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
+    rays = np.stack([(u - cx) / fx, (v - cy) / fy, np.ones_like(u)], -1)  # camera frame, z = 1
+    return world_from_camera[:3, 3] + (rays * depth[..., None]) @ world_from_camera[:3, :3].T

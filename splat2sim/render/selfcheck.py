@@ -4,8 +4,8 @@ with the pure-PyTorch reference. A backend that disagrees is not used by ``auto`
 says why in its reason, so the stage record and the report show the fallback) and refuses
 to run when asked for by name.
 
-    from splat2sim.render.selfcheck import self_check
-    result = self_check("native", "cpu")   # cached per (backend, device) for the process
+    from splat2sim.render import render, selfcheck
+    result = selfcheck.self_check("native", "cpu", render)   # cached per (backend, device)
     result.ok, result.errors, result.detail
 """
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from splat2sim.geometry.transforms import surface_points
 from splat2sim.stages.mesh import cleanup, solid
 from splat2sim.stages.mesh.rendering import Renders, render_views
 from splat2sim.stages.mesh.tsdf import Fusion
@@ -124,12 +125,9 @@ def _solid_from_scene(gaussians, others_xy, train_views, full_train, grid, trunc
 def _inside_box(views, depth: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """[C,H,W] bool: pixels whose depth (camera z) back-projects into the box [lo, hi]."""
     out = np.zeros(depth.shape, bool)
-    v, u = np.mgrid[0 : views.height, 0 : views.width] + 0.5
     for c, (pose, k) in enumerate(zip(views.world_from_camera, views.intrinsics)):
-        z = depth[c]
-        cam = np.stack([(u - k[2]) / k[0] * z, (v - k[3]) / k[1] * z, z], -1)
-        world = cam @ pose[:3, :3].T + pose[:3, 3]
-        out[c] = (z > 0) & np.all((world >= lo) & (world <= hi), axis=-1)
+        world = surface_points(depth[c], pose, k)
+        out[c] = (depth[c] > 0) & np.all((world >= lo) & (world <= hi), axis=-1)
     return out
 
 

@@ -40,7 +40,7 @@ def run(ctx: StageContext) -> None:
 
 
 def _from_sizes(ctx: StageContext, objects: list[dict]) -> scale.Scale | None:
-    items = [(o["id"], _extent(o), o.get("label")) for o in objects if _extent(o) is not None]
+    items = [(o["id"], extent, o.get("label")) for o in objects if (extent := _extent(o)) is not None]
     info = scale_from_sizes(items)
     if info is None:
         return None

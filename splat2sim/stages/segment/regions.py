@@ -23,14 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def surface_points(depth: np.ndarray, world_from_camera: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
-    """World points [H,W,3] of a camera-z depth image [H,W] (pixel centres at +0.5)."""
-    h, w = depth.shape
-    fx, fy, cx, cy = intrinsics
-    u, v = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
-    rays = np.stack([(u - cx) / fx, (v - cy) / fy, np.ones_like(u)], -1)  # camera frame, z = 1
-    return world_from_camera[:3, 3] + (rays * depth[..., None]) @ world_from_camera[:3, :3].T
+from splat2sim.geometry.transforms import surface_points
 
 
 def render_depths(gaussians, views, backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
