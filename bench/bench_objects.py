@@ -10,8 +10,12 @@ stated range holds the truth, mesh volume / true volume by size class, hull cove
 bench/results/objects.json, with the machine's load.
 
     .venv/bin/python bench/bench_objects.py --seeds 100-111 [--until mesh] [--work DIR] [--force segment]
+    .venv/bin/python bench/bench_objects.py --hard --seeds 200-207 --label hard
 
-Seeds 100 and up were never used to tune anything (the tests use 0-30).
+Seeds 100 and up were never used to tune anything (the tests use 0-30). ``--hard`` builds the
+harder captures (synth's HARD_KINDS mixed with the everyday ones, 2-6 objects, touching pairs
+1-30 mm apart, one object near the table's edge on every third seed, plain textures on
+every fourth) into their own folder; seeds 200 and up are kept for it.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from splat2sim import api  # noqa: E402
-from splat2sim.synth import SynthConfig, generate_capture  # noqa: E402
+from splat2sim.synth import ALL_KINDS, SynthConfig, generate_capture  # noqa: E402
 from splat2sim.synth.evaluate import evaluate_workspace  # noqa: E402
 
 OVERRIDES = ["frames.target_count=20"]
@@ -44,11 +48,28 @@ def parse_seeds(text: str) -> list[int]:
     return out
 
 
-def run_scene(seed: int, work: Path, until: str, force: list[str]) -> dict:
+def capture_config(seed: int, hard: bool) -> SynthConfig:
     marker = seed % 2 == 0  # even seeds with a marker, odd without
+    base = dict(seed=seed, width=320, height=240, duration_s=3.0, fps=10, marker=marker, texture_size=512)
+    if not hard:
+        return SynthConfig(**base)
+    return SynthConfig(
+        **base,
+        num_objects=2 + seed % 5,
+        kind_pool=list(ALL_KINDS),
+        touching=True,
+        touch_gap_range=(0.001, 0.03),
+        near_edge=seed % 3 == 0,
+        low_texture=seed % 4 == 1,
+    )
+
+
+def run_scene(seed: int, work: Path, until: str, force: list[str], hard: bool = False) -> dict:
+    config = capture_config(seed, hard)
+    marker = config.marker
     capture = work / f"capture_{seed}"
     if not (capture / "ground_truth.json").is_file():
-        generate_capture(capture, SynthConfig(seed=seed, width=320, height=240, duration_s=3.0, fps=10, marker=marker, texture_size=512))
+        generate_capture(capture, config)
     ws = work / f"ws_{seed}"
     sets = OVERRIDES + (["poses.marker_size=0.08"] if marker else [])
     t0 = time.perf_counter()
@@ -57,7 +78,7 @@ def run_scene(seed: int, work: Path, until: str, force: list[str]) -> dict:
     except Exception as exc:  # noqa: BLE001 - a failed scene is a row of the benchmark, not its end
         return {"seed": seed, "marker": marker, "error": f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"}
     seconds = time.perf_counter() - t0
-    row = {"seed": seed, "marker": marker, "build_seconds": round(seconds, 1), **evaluate_workspace(capture, ws)}
+    row = {"seed": seed, "marker": marker, "hard": hard, "build_seconds": round(seconds, 1), **evaluate_workspace(capture, ws)}
     row["stage_seconds"] = {
         s: json.loads((ws / s / "_stage.json").read_text())["timings"]["seconds"]
         for s in api.implemented_stages()
@@ -76,6 +97,17 @@ def aggregate(rows: list[dict]) -> dict:
         for c in o["classes"]:
             by_class.setdefault(c, []).append(o["volume_ratio"])
     coverage = [o["hull_coverage"] for o in found if o.get("hull_coverage") is not None]
+    kinds = sorted({o["kind"] for o in objects})
+    by_kind = {}
+    for k in kinds:
+        of_kind = [o for o in objects if o["kind"] == k]
+        hits = [o for o in of_kind if o["found"]]
+        by_kind[k] = {
+            "true": len(of_kind),
+            "found": len(hits),
+            "mean_iou": round(float(np.mean([o["iou"] for o in hits])), 4) if hits else None,
+            "volume_ratio_median": round(float(np.median([o["volume_ratio"] for o in hits])), 4) if hits else None,
+        }
     return {
         "scenes": len(rows),
         "failed_scenes": len(rows) - len(ok),
@@ -93,6 +125,7 @@ def aggregate(rows: list[dict]) -> dict:
         "scale_error_marker_median_abs": float(np.median([abs(r["scale"]["error"]) for r in ok if r["marker"]])) if ok else None,
         "volume_ratio_median": float(np.median([o["volume_ratio"] for o in found])) if found else None,
         "volume_ratio_median_by_class": {c: round(float(np.median(v)), 4) for c, v in sorted(by_class.items())},
+        "by_kind": by_kind,
         "hull_coverage_median": float(np.median(coverage)) if coverage else None,
         "hull_coverage_min": float(np.min(coverage)) if coverage else None,
         "goals": {
@@ -112,19 +145,21 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", default="100-111")
     parser.add_argument("--until", default="collision", choices=["mesh", "collision"])
-    parser.add_argument("--work", type=Path, default=REPO / "workspaces" / "bench_objects")
+    parser.add_argument("--hard", action="store_true", help="the harder captures (see the module docstring)")
+    parser.add_argument("--work", type=Path, default=None, help="default workspaces/bench_objects (bench_hard with --hard)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "objects.json")
     parser.add_argument("--label", default="current", help="the key of this run in the JSON (e.g. before / after)")
     parser.add_argument(
         "--force", action="append", default=[], help="re-run this stage (and what follows) on existing workspaces after a code change"
     )
     args = parser.parse_args()
+    args.work = args.work or REPO / "workspaces" / ("bench_hard" if args.hard else "bench_objects")
     args.work.mkdir(parents=True, exist_ok=True)
     rows = []
     load_before = os.getloadavg()
     t0 = time.time()
     for seed in parse_seeds(args.seeds):
-        rows.append(run_scene(seed, args.work, args.until, args.force))
+        rows.append(run_scene(seed, args.work, args.until, args.force, args.hard))
         print(json.dumps({k: rows[-1].get(k) for k in ("seed", "marker", "recall", "precision", "mean_iou", "error")}), flush=True)
     doc = json.loads(args.out.read_text()) if args.out.is_file() else {}
     doc[args.label] = {
@@ -139,7 +174,12 @@ def main() -> None:
             "preset": "cpu",
             "overrides": OVERRIDES,
             "until": args.until,
-            "capture": "320x240, 3 s at 10 fps, 2-5 objects by seed; marker on even seeds",
+            "capture": "320x240, 3 s at 10 fps, marker on even seeds; "
+            + (
+                "hard: 2-6 objects of all kinds, touching pairs 1-30 mm apart, near the edge on seed % 3 == 0, plain textures on seed % 4 == 1"
+                if args.hard
+                else "2-5 everyday objects by seed"
+            ),
         },
         "aggregate": aggregate(rows),
         "scenes": rows,

@@ -28,13 +28,15 @@ from splat2sim.errors import InputError, StageError
 from splat2sim.geometry.transforms import intrinsics_from_fovy, mujoco_from_opencv_camera, opencv_from_mujoco_camera
 from splat2sim.progress import NullReporter, Reporter
 from splat2sim.synth import ground_truth as GT
-from splat2sim.synth.config import OBJECT_KINDS, MeshFile, SynthConfig
+from splat2sim.synth.config import ALL_KINDS, HARD_KINDS, OBJECT_KINDS, MeshFile, SynthConfig
 from splat2sim.synth.mujoco_model import load_model, mjcf, settle, write_scene_assets
 from splat2sim.synth.placement import place
 from splat2sim.synth.scene import MARKER_THICKNESS, Marker, Scene, SceneObject, build_objects, marker_image
 from splat2sim.synth.trajectory import orbit
 
 __all__ = [
+    "ALL_KINDS",
+    "HARD_KINDS",
     "OBJECT_KINDS",
     "MeshFile",
     "SynthConfig",

@@ -8,8 +8,14 @@ from pathlib import Path
 
 from splat2sim.errors import ConfigError
 
-#: Procedural object kinds the generator knows how to build.
+#: Everyday object kinds: what a seed draws from unless ``kind_pool`` says otherwise (so the
+#: captures of existing seeds never change when a kind is added).
 OBJECT_KINDS: tuple[str, ...] = ("box", "can", "mug", "bowl", "ball", "bottle")
+#: Kinds that are hard for segmentation and meshing: thin (a spatula-like slab under 2 cm,
+#: a plate), small (a ball under 4.5 cm across), long and lying down (a bottle on its side).
+HARD_KINDS: tuple[str, ...] = ("spatula", "plate", "small_ball", "bottle_lying")
+#: Every kind the generator can build.
+ALL_KINDS: tuple[str, ...] = OBJECT_KINDS + HARD_KINDS
 
 
 @dataclass(frozen=True)
@@ -30,12 +36,19 @@ class SynthConfig:
     seed: int = 0
     # Procedural objects: how many (None = 2-5 chosen by the seed) and of which kinds.
     # ``object_kinds`` given explicitly (e.g. ["mug", "box"]) are built in that order and
-    # fix the count; otherwise kinds are drawn from ``OBJECT_KINDS`` by the seed.
+    # fix the count; otherwise kinds are drawn by the seed from ``kind_pool`` (None =
+    # ``OBJECT_KINDS``; e.g. ``list(ALL_KINDS)`` for the hard captures).
     num_objects: int | None = None
     object_kinds: list[str] | None = None
+    kind_pool: list[str] | None = None
     # Extra objects from mesh files: MeshFile or (path, mass, name) tuples.
     mesh_files: list[MeshFile | tuple[str, float, str]] = field(default_factory=list)
     touching: bool = False  # place some objects in contact with a neighbour
+    # The gap (metres) a ``touching`` pair is slid to, drawn uniformly from this range:
+    # (0.001, 0.001) is contact; (0.001, 0.03) mixes contact with pairs 1-3 cm apart.
+    touch_gap_range: tuple[float, float] = (0.001, 0.001)
+    near_edge: bool = False  # put one object 2-5 cm from the table's edge
+    low_texture: bool = False  # objects in one flat colour (slight shading noise only)
     # ArUco marker lying on the table.
     marker: bool = True
     marker_dictionary: str = "DICT_4X4_50"
@@ -62,13 +75,15 @@ class SynthConfig:
         self.validate()
 
     def validate(self) -> None:
-        if self.object_kinds is not None:
-            bad = [k for k in self.object_kinds if k not in OBJECT_KINDS]
+        for kinds in (self.object_kinds, self.kind_pool):
+            bad = [k for k in kinds or [] if k not in ALL_KINDS]
             if bad:
-                raise ConfigError(
-                    f"unknown object kind(s) {bad}",
-                    hint=f"choose from {', '.join(OBJECT_KINDS)}",
-                )
+                raise ConfigError(f"unknown object kind(s) {bad}", hint=f"choose from {', '.join(ALL_KINDS)}")
+        if self.kind_pool is not None and not self.kind_pool:
+            raise ConfigError("kind_pool is empty", hint="list at least one kind, or leave it unset for the everyday kinds")
+        lo, hi = self.touch_gap_range
+        if not 0.0005 <= lo <= hi <= 0.1:
+            raise ConfigError(f"touch_gap_range={self.touch_gap_range} is out of range", hint="use 0.0005 <= low <= high <= 0.1 metres")
         if self.num_objects is not None and not 0 <= self.num_objects <= 8:
             raise ConfigError(f"num_objects={self.num_objects} is out of range", hint="use 0-8 objects")
         if self.width < 16 or self.height < 16:

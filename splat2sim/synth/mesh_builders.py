@@ -125,3 +125,30 @@ def swept_tube(centerline: np.ndarray, radius: float, segments: int = 16) -> Mes
         faces.append((end_c, last + i, last + i1))
         fuv.append((t1, (p - 1) * (n + 1) + i, (p - 1) * (n + 1) + i + 1))
     return outward(Mesh(vertices, np.array(faces, np.int64), uvs, np.array(fuv, np.int64)))
+
+
+def extrude(outline: np.ndarray, triangles: np.ndarray, thickness: float) -> Mesh:
+    """A flat plate: a polygon in the xy plane extruded from z = 0 to z = thickness.
+
+    outline: (K, 2) polygon corners, counter-clockwise seen from +z, traced once.
+    triangles: (T, 3) indices into ``outline`` that tile the polygon (given explicitly so a
+    non-convex outline, e.g. a spatula, needs no triangulation library); every outline
+    edge must be an edge of exactly one triangle, which keeps the result closed.
+    The top and bottom faces get planar UVs over the outline's bounding box; the thin sides
+    reuse a strip of the texture.
+    """
+    outline = np.asarray(outline, np.float64)
+    tris = np.asarray(triangles, np.int64)
+    k = len(outline)
+    vertices = np.concatenate([np.c_[outline, np.zeros(k)], np.c_[outline, np.full(k, thickness)]])
+    lo, hi = outline.min(0), outline.max(0)
+    uv_top = (outline - lo) / np.maximum(hi - lo, 1e-9)
+    uvs = np.concatenate([uv_top, [[0.0, 0.0], [1.0, 0.0], [1.0, 0.02], [0.0, 0.02]]])
+    side = k  # first index of the side strip's UVs
+    faces = [tris + k, tris[:, ::-1]]  # top (counter-clockwise from above), bottom (reversed)
+    fuv = [tris, tris[:, ::-1]]
+    for i in range(k):
+        j = (i + 1) % k
+        faces.append(np.array([[i, j, j + k], [i, j + k, i + k]]))
+        fuv.append(np.array([[side, side + 1, side + 2], [side, side + 2, side + 3]]))
+    return outward(Mesh(vertices, np.concatenate(faces), uvs, np.concatenate(fuv)))

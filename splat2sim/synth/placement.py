@@ -1,5 +1,6 @@
 """Where the objects and the marker card go on the table: footprints seen from above that
-do not overlap, some of them (with ``touching``) slid against a neighbour until 1 mm apart."""
+do not overlap, some of them (with ``touching``) slid against a neighbour until 1 mm (or a
+drawn gap) apart, and with ``near_edge`` one of them a few centimetres from the table's edge."""
 
 from __future__ import annotations
 
@@ -53,14 +54,19 @@ def place(
         marker_pose, card = _marker_card(marker_half, rng)
         placed.append(card)
     first_object = 1 if config.marker else 0  # index of the first object footprint in ``placed``
-    for obj in objects:
+    lo_gap, hi_gap = config.touch_gap_range
+    for k, obj in enumerate(objects):
         yaw = float(rng.uniform(-np.pi, np.pi))
         fp = _footprint(obj.mesh, yaw)
         ok = None
         n_obj = len(placed) - first_object
-        want_touch = config.touching and n_obj > 0 and (n_obj == 1 or rng.random() < 0.5)
+        if config.near_edge and k == 0:
+            ok = _edge_offset(fp, placed, np.array(table_size) / 2, rng)
+        want_touch = ok is None and config.touching and n_obj > 0 and (n_obj == 1 or rng.random() < 0.5)
         if want_touch:
-            ok = _touching_offset(fp, placed, first_object, limit, rng)
+            # Draw only when the range is open, so seeds without a range keep their layouts.
+            gap = float(rng.uniform(lo_gap, hi_gap)) if hi_gap > lo_gap else lo_gap
+            ok = _touching_offset(fp, placed, first_object, limit, rng, gap)
         if ok is None:
             ok = _free_offset(fp, placed, limit, rng)
         if ok is None:
@@ -86,8 +92,28 @@ def _fits(cand: np.ndarray, placed: list[np.ndarray], limit: np.ndarray, gap: fl
     return bool(np.all(np.abs(cand) < limit)) and all(_separation(p, cand) >= gap for p in placed)
 
 
-def _touching_offset(fp: np.ndarray, placed: list[np.ndarray], first_object: int, limit: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
-    """An xy offset that puts footprint ``fp`` 1 mm from a random placed object, or None."""
+def _edge_offset(fp: np.ndarray, placed: list[np.ndarray], table_half: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """An xy offset that puts footprint ``fp`` 2-5 cm from one of the table's edges (clear
+    of everything placed), or None."""
+    fp_centre = fp.mean(0)
+    for _ in range(50):
+        axis, sign = int(rng.integers(0, 2)), float(rng.choice([-1.0, 1.0]))
+        margin = rng.uniform(0.02, 0.05)
+        off = np.empty(2)
+        other = 1 - axis
+        off[other] = rng.uniform(-0.25, 0.25) - fp_centre[other]
+        # The footprint's extreme point along the edge normal lands ``margin`` inside it.
+        reach = (fp[:, axis] * sign).max()
+        off[axis] = sign * (table_half[axis] - margin - reach)
+        if _fits(fp + off, placed, table_half, GAP_FREE):
+            return off
+    return None
+
+
+def _touching_offset(
+    fp: np.ndarray, placed: list[np.ndarray], first_object: int, limit: np.ndarray, rng: np.random.Generator, gap: float = GAP_TOUCH
+) -> np.ndarray | None:
+    """An xy offset that puts footprint ``fp`` ``gap`` metres from a random placed object, or None."""
     fp_centre = fp.mean(0)
     for _ in range(60):
         j = int(rng.integers(first_object, len(placed)))
@@ -96,16 +122,16 @@ def _touching_offset(fp: np.ndarray, placed: list[np.ndarray], first_object: int
         # Slide along u from far away towards the neighbour until 1 mm apart.
         lo, hi = 0.0, 0.5
         base = placed[j].mean(0) - fp_centre
-        if _separation(placed[j], fp + base + u * hi) <= GAP_TOUCH:
+        if _separation(placed[j], fp + base + u * hi) <= gap:
             continue
         for _ in range(30):
             mid = (lo + hi) / 2
-            if _separation(placed[j], fp + base + u * mid) > GAP_TOUCH:
+            if _separation(placed[j], fp + base + u * mid) > gap:
                 hi = mid
             else:
                 lo = mid
         off = base + u * hi
-        if _fits(fp + off, placed, limit, GAP_TOUCH * 0.99):
+        if _fits(fp + off, placed, limit, min(gap, GAP_FREE) * 0.99):
             return off
     return None
 

@@ -1,11 +1,13 @@
-"""The procedural objects of a synthetic scene (box, can, ball, bottle, bowl, mug), each
-in its own frame (origin at the centre of its base, +z up) with a realistic mass."""
+"""The procedural objects of a synthetic scene, each in its own frame (origin at the centre
+of its base, +z up) with a realistic mass: the everyday kinds (box, can, ball, bottle, bowl,
+mug) and the hard ones segmentation and meshing must also handle (a spatula-like slab
+under 2 cm thick, a plate, a ball under 4.5 cm across, a bottle lying on its side)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from splat2sim.synth.mesh_builders import box, lathe, swept_tube
+from splat2sim.synth.mesh_builders import box, extrude, lathe, swept_tube
 from splat2sim.synth.mesh_core import Mesh, concatenate, signed_volume
 
 
@@ -81,7 +83,71 @@ def make_mug(rng: np.random.Generator) -> tuple[Mesh, dict]:
     }
 
 
-BUILDERS = {"box": make_box, "can": make_can, "mug": make_mug, "bowl": make_bowl, "ball": make_ball, "bottle": make_bottle}
+def make_spatula(rng: np.random.Generator) -> tuple[Mesh, dict]:
+    """A flat spatula lying on the table: a blade and a narrower handle, one slab 8-15 mm thick."""
+    blade_l, blade_w = rng.uniform(0.06, 0.085), rng.uniform(0.05, 0.07)
+    handle_l, handle_w = rng.uniform(0.12, 0.17), rng.uniform(0.018, 0.028)
+    t = rng.uniform(0.008, 0.015)
+    x0 = -(blade_l + handle_l) / 2  # centre the outline on the origin
+    xb = x0 + handle_l  # where handle meets blade
+    hw, bw = handle_w / 2, blade_w / 2
+    # Counter-clockwise: handle end, handle/blade joint, blade, back along the other side.
+    outline = [(x0, -hw), (xb, -hw), (xb, -bw), (xb + blade_l, -bw), (xb + blade_l, bw), (xb, bw), (xb, hw), (x0, hw)]
+    # Handle as two triangles; the blade as a fan from its far corner over all six of its
+    # corners (the joint's two points lie on the blade's near edge), so no T-junction.
+    tris = [(0, 1, 6), (0, 6, 7), (3, 4, 5), (3, 5, 6), (3, 6, 1), (3, 1, 2)]
+    return extrude(np.array(outline), np.array(tris), t), {
+        "length": blade_l + handle_l,
+        "blade_width": blade_w,
+        "handle_width": handle_w,
+        "thickness": t,
+        "mass_density_range": (500.0, 900.0),
+    }
+
+
+def make_plate(rng: np.random.Generator) -> tuple[Mesh, dict]:
+    """A shallow plate 14-18 mm high with a dished top and a foot ring."""
+    r, h = rng.uniform(0.075, 0.1), rng.uniform(0.014, 0.018)
+    foot, t = 0.6 * r, 0.005
+    profile = [(0, 0.002), (foot, 0.002), (foot + 0.004, 0), (r - 0.006, 0.006), (r, h), (r - 0.006, h), (0.75 * r, t + 0.004), (0, t + 0.004)]
+    mesh = lathe(np.array(profile))
+    mesh.vertices[:, 2] -= mesh.vertices[:, 2].min()
+    return mesh, {"radius": r, "height": h, "mass_density_range": (1800.0, 2400.0)}
+
+
+def make_small_ball(rng: np.random.Generator) -> tuple[Mesh, dict]:
+    """A ball 3.6-4.5 cm across (a ping-pong or golf ball): the smallest object a capture holds."""
+    r = rng.uniform(0.018, 0.0225)
+    a = np.linspace(-np.pi / 2, np.pi / 2, 13)
+    profile = np.stack([r * np.cos(a), r + r * np.sin(a)], -1)
+    profile[0, 0] = profile[-1, 0] = 0.0
+    return lathe(profile, 24), {"radius": r, "mass_density_range": (100.0, 1100.0)}
+
+
+def make_bottle_lying(rng: np.random.Generator) -> tuple[Mesh, dict]:
+    """A bottle lying on its side: the upright bottle turned about y so its axis is +x,
+    with the lowest point of its body on z = 0 and its centre of length on the origin."""
+    mesh, dims = make_bottle(rng)
+    v = mesh.vertices
+    v = np.stack([v[:, 2], v[:, 1], -v[:, 0]], -1)  # z (axis) -> x; x -> -z
+    v[:, 0] -= (v[:, 0].min() + v[:, 0].max()) / 2
+    v[:, 2] -= v[:, 2].min()
+    mesh.vertices = v
+    return mesh, dims
+
+
+BUILDERS = {
+    "box": make_box,
+    "can": make_can,
+    "mug": make_mug,
+    "bowl": make_bowl,
+    "ball": make_ball,
+    "bottle": make_bottle,
+    "spatula": make_spatula,
+    "plate": make_plate,
+    "small_ball": make_small_ball,
+    "bottle_lying": make_bottle_lying,
+}
 
 
 def make_object(kind: str, rng: np.random.Generator) -> tuple[Mesh, dict, float]:

@@ -112,7 +112,8 @@ def build_objects(config: SynthConfig, rng: np.random.Generator) -> list[SceneOb
         kinds = list(config.object_kinds)
     else:
         n = config.num_objects if config.num_objects is not None else (int(rng.integers(2, 6)) if not files else int(rng.integers(0, 3)))
-        kinds = [OBJECT_KINDS[int(i)] for i in rng.integers(0, len(OBJECT_KINDS), n)]
+        pool = tuple(config.kind_pool) if config.kind_pool is not None else OBJECT_KINDS
+        kinds = [pool[int(i)] for i in rng.integers(0, len(pool), n)]
     objs: list[SceneObject] = []
     used: set[str] = set()
 
@@ -125,7 +126,8 @@ def build_objects(config: SynthConfig, rng: np.random.Generator) -> list[SceneOb
 
     for i, kind in enumerate(kinds):
         mesh, dims, mass = M.make_object(kind, rng)
-        tex = T.object_texture(rng, max(128, config.texture_size // 2))
+        size = max(128, config.texture_size // 2)
+        tex = T.plain_texture(rng, size) if config.low_texture else T.object_texture(rng, size)
         objs.append(SceneObject(unique(f"{kind}_{i}"), kind, mesh, mass, dims, tex))
     for mf in files:
         path = Path(mf.path)

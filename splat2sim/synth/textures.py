@@ -151,6 +151,14 @@ def object_texture(rng: np.random.Generator, size: int) -> np.ndarray:
     return _to_uint8(img)
 
 
+def plain_texture(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A low-texture skin: one colour with faint low-frequency shading (about 3 % of the
+    value), the way a plain plastic or painted object looks. Shape (size, size, 3) uint8."""
+    colour = _palette(rng, 1, 0.5)[0]
+    shade = 1.0 + 0.03 * (fractal_noise(rng, size, size, octaves=2) * 2 - 1)
+    return _to_uint8(colour[None, None, :] * shade[..., None].astype(np.float32))
+
+
 def write_png(path: Path, image: np.ndarray) -> None:
     """Write an RGB uint8 (H, W, 3) image as PNG. Light compression: these files are
     large and written once; the bytes are still deterministic."""

@@ -195,3 +195,32 @@ def test_marker_is_detected_where_the_ground_truth_says(capture):
     assert inside >= len(frames) // 2
     assert detected >= 3
     assert np.median(errors) < 2.0 and max(errors) < 3.0, errors
+
+
+def test_hard_capture_settles_thin_small_and_lying_objects_near_the_edge(tmp_path):
+    """The hard options: kinds drawn from the hard pool, one object near the table's edge,
+    touching pairs with 1-30 mm gaps, plain textures. Every object must come to rest on
+    the table (a lying bottle or a small ball must not roll off) inside its bounds."""
+    from splat2sim.synth import ALL_KINDS
+
+    cfg = SynthConfig(seed=7, num_objects=6, kind_pool=list(ALL_KINDS), near_edge=True,
+                      touch_gap_range=(0.001, 0.03), low_texture=True, marker=False,
+                      **{**SMALL, "duration_s": 0.2})  # fmt: skip
+    result = generate_capture(tmp_path, cfg)
+    gt = json.loads(result.ground_truth.read_text())
+    assert len(gt["objects"]) == 6
+    half = np.array(gt["table"]["size"]) / 2
+    edge_gaps = []
+    for o in gt["objects"]:
+        v = _object_world_vertices(result.out_dir, o)
+        assert -0.003 < v[:, 2].min() < 0.003, o["name"]  # resting on the top (3 mm: contact softness)
+        assert np.all(np.abs(v[:, :2]).max(0) < half), o["name"]
+        edge_gaps.append(float((half - np.abs(v[:, :2]).max(0)).min()))
+    # near_edge puts one object 2-5 cm from an edge (+ up to 1 cm of settling either way).
+    assert 0.01 < min(edge_gaps) < 0.06
+    # Plain skins: each object's texture has almost no contrast (std of grey < 4 of 255).
+    import cv2
+
+    for o in gt["objects"]:
+        tex = cv2.imread(str(result.out_dir / o["texture_file"]), cv2.IMREAD_GRAYSCALE)
+        assert tex.std() < 4.0, o["name"]

@@ -25,8 +25,9 @@ def test_procedural_meshes_are_watertight_with_positive_volume(kind, seed):
     assert M.signed_volume(mesh) == pytest.approx(tm.volume, rel=1e-9)
     # Resting frame: base at z = 0, sizes of table-top things (metres).
     assert mesh.vertices[:, 2].min() == pytest.approx(0.0, abs=1e-12)
-    assert 0.02 < mesh.vertices[:, 2].max() < 0.3
-    assert 0.03 < mass < 1.5
+    # 5 mm: a spatula lying flat is 8-15 mm high; 5 g: a ping-pong-sized ball.
+    assert 0.005 < mesh.vertices[:, 2].max() < 0.3
+    assert 0.005 < mass < 1.5
     # UVs index every face corner.
     assert mesh.face_uvs.shape == mesh.faces.shape and mesh.face_uvs.max() < len(mesh.uvs)
 
@@ -37,6 +38,19 @@ def test_cavity_objects_are_much_lighter_than_their_bounding_cylinder(kind):
         mesh, dims, _ = M.make_object(kind, np.random.default_rng(seed))
         cylinder = math.pi * dims["radius"] ** 2 * dims["height"]
         assert M.signed_volume(mesh) < 0.5 * cylinder
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_hard_kinds_have_the_sizes_that_make_them_hard(seed):
+    """The issue's hard cases: a slab at most 2 cm thick, a plate, a ball at most 4.5 cm
+    across, and a bottle lying on its side (long axis horizontal, round section)."""
+    rng = np.random.default_rng(seed)
+    ext = {k: np.ptp(M.make_object(k, rng)[0].vertices, axis=0) for k in ("spatula", "plate", "small_ball", "bottle_lying")}
+    assert ext["spatula"][2] <= 0.02 and ext["spatula"][0] > 0.15  # thin and long
+    assert ext["plate"][2] <= 0.02 and ext["plate"][0] > 0.14
+    assert ext["small_ball"].max() <= 0.045
+    lying = ext["bottle_lying"]
+    assert lying[0] > 0.17 and lying[1] == pytest.approx(lying[2], rel=0.02)
 
 
 def test_mug_has_a_handle_and_realistic_mass():
@@ -76,3 +90,7 @@ def test_config_rejects_unknown_kinds_and_odd_sizes():
         SynthConfig(object_kinds=["teapot"])
     with pytest.raises(ConfigError):
         SynthConfig(width=321)
+    with pytest.raises(ConfigError):
+        SynthConfig(kind_pool=["spatula", "teapot"])
+    with pytest.raises(ConfigError):
+        SynthConfig(touch_gap_range=(0.03, 0.01))
