@@ -21,6 +21,7 @@ from pathlib import Path
 from splat2sim import __version__
 from splat2sim.config import Config, dump_config, load_config, read_config_file
 from splat2sim.errors import ConfigError, Splat2SimError, WorkspaceError, resource_error, translate_resource_faults
+from splat2sim.hardware import AUTO_PRESET, PresetChoice, choose_preset
 from splat2sim.progress import NullReporter, Reporter
 from splat2sim.stages import STAGES, StageContext, StageSpec
 from splat2sim.workspace import RecordProblem, StageRecord, Workspace, layout
@@ -51,6 +52,7 @@ class BuildResult:
     not_implemented: list[str] = field(default_factory=list)
 
     problems: list[str] = field(default_factory=list)  # the build ran but missed its purpose
+    preset: PresetChoice | None = None  # the preset this build started from (None: the workspace's stored config)
 
     @property
     def ran(self) -> list[str]:
@@ -73,10 +75,22 @@ def workspace_config(ws: Workspace) -> Config | None:
         ) from exc
 
 
+def resolve_preset(ws: Workspace | None, preset: str | None) -> PresetChoice | None:
+    """The preset a build starts from: the one given; the machine's (:func:`choose_preset`)
+    for ``auto`` or for a new workspace given none; None to keep the workspace's stored config."""
+    if preset == AUTO_PRESET or (preset is None and (ws is None or not (ws.root / layout.WORKSPACE_CONFIG).is_file())):
+        return choose_preset()
+    if preset is None:
+        return None
+    return PresetChoice(preset, "given", "--preset")
+
+
 def resolve_config(ws: Workspace | None, *, preset=None, config_files=(), overrides=()) -> Config:
-    """Options layer on the workspace's stored config; a preset starts again from defaults."""
+    """Options layer on the workspace's stored config; a preset starts again from defaults.
+    With no preset on a new workspace, the machine's preset is the start (``resolve_preset``)."""
+    choice = resolve_preset(ws, preset)
     base = workspace_config(ws) if ws is not None else None
-    return load_config(base=base, preset=preset, files=list(config_files), overrides=list(overrides))
+    return load_config(base=base, preset=choice.name if choice else None, files=list(config_files), overrides=list(overrides))
 
 
 def _stage_config(spec: StageSpec, config: Config) -> dict:
@@ -235,9 +249,11 @@ def _run_stage_unchecked(ws: Workspace, spec: StageSpec, config: Config, input_p
     return StageOutcome(spec.name, "ran", "", seconds, record)
 
 
-def _remember(ws: Workspace, config: Config, input_path) -> None:
+def _remember(ws: Workspace, config: Config, input_path, preset: PresetChoice | None = None) -> None:
     meta = ws.read_meta()
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    if preset is not None:  # None: the stored config was kept, and so is the record of its preset
+        meta["preset"] = preset.to_dict()
     meta.update(
         {
             "input": str(Path(input_path).absolute()) if input_path else meta.get("input"),
@@ -289,13 +305,17 @@ def build(
     ws.read_meta()  # a workspace from a newer splat2sim, or a corrupt one, is refused before anything is written
     result = BuildResult(workspace=ws.root)
     with ws.locked():
-        config = resolve_config(ws, preset=preset, config_files=config_files, overrides=overrides)
+        choice = resolve_preset(ws, preset)
+        config = resolve_config(ws, preset=choice.name if choice else None, config_files=config_files, overrides=overrides)
         input_path = _input_for(ws, input)
         if input_path is None:
             raise WorkspaceError(
                 f"no input given and workspace {ws.root} has none recorded",
                 hint="pass the video or image folder: `splat2sim build INPUT -o WORKSPACE`",
             )
+        result.preset = choice
+        if choice is not None and choice.chosen == "auto":
+            reporter.note("build", f"preset {choice.name}, chosen for this machine ({choice.reason}); --preset overrides it")
         order = list(layout.STAGE_ORDER)
         last = order.index(until) if until else len(order) - 1
         first = order.index(from_stage) if from_stage else 0
@@ -314,9 +334,9 @@ def build(
                     continue
             outcome = _run_stage(ws, spec, config, input_path, reporter)
             result.outcomes.append(outcome)
-            _remember(ws, config, input_path)
+            _remember(ws, config, input_path, choice)
         if not any(o.action == "ran" for o in result.outcomes):
-            _remember(ws, config, input_path)
+            _remember(ws, config, input_path, choice)
         result.problems = _purpose_problems(ws, result)
     return result
 

@@ -184,6 +184,10 @@ def load_config(
 ) -> Config:
     """Resolve a config. A preset starts from the defaults; otherwise ``base`` is kept."""
     config = base.copy() if (base is not None and preset is None) else Config.defaults()
+    if preset == "auto":  # the machine's preset (splat2sim.hardware); imports torch, so only here
+        from splat2sim.hardware import choose_preset
+
+        preset = choose_preset().name
     if preset is not None:
         config = config.apply(read_preset(preset), origin=f"preset '{preset}'")
     for path in files:
@@ -200,7 +204,7 @@ def read_preset(name: str) -> dict:
     if not path.is_file():
         raise ConfigError(
             f"unknown preset '{name}'",
-            hint=_suggest(name, available_presets()) + f"presets: {', '.join(available_presets())}",
+            hint=_suggest(name, available_presets()) + f"presets: {', '.join(available_presets())}, or auto (this machine's)",
         )
     return read_config_file(path)
 

@@ -27,6 +27,8 @@ class Reporter(Protocol):
 
     def warning(self, stage: str, message: str) -> None: ...
 
+    def note(self, stage: str, message: str) -> None: ...
+
     def progress(self, description: str, total: int | None = None) -> contextlib.AbstractContextManager[ProgressTask]: ...
 
 
@@ -52,6 +54,9 @@ class NullReporter:
         pass
 
     def warning(self, stage, message):
+        pass
+
+    def note(self, stage, message):
         pass
 
     @contextlib.contextmanager

@@ -93,6 +93,9 @@ class StageTracker:
     def warning(self, stage, message):
         pass
 
+    def note(self, stage, message):
+        print(f"[{stage}] {message}", flush=True)  # into the scan's log
+
     @contextlib.contextmanager
     def progress(self, description, total=None):
         from splat2sim.progress import _NullTask

@@ -20,13 +20,40 @@ from tests.conftest import panning_frames, tree_state, write_video
 @pytest.fixture(scope="module")
 def built_ws(tmp_path_factory, pan_video):
     ws = tmp_path_factory.mktemp("cli") / "ws"
+    # No --preset, and CUDA hidden: the build must pick the cpu preset (even on a GPU machine).
     done = subprocess.run(
         [sys.executable, "-m", "splat2sim", "build", str(pan_video), "-o", str(ws), "--until", "frames", "--set", "frames.target_count=10"],
         capture_output=True,
         text=True,
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": "", "COLUMNS": "200"},
     )
     assert done.returncode == 0, done.stderr
+    (ws.parent / "build.stderr").write_text(done.stderr)
     return ws
+
+
+def test_build_without_preset_on_a_machine_without_cuda_uses_the_cpu_preset(built_ws, tmp_path):
+    import json
+
+    import yaml
+
+    from splat2sim import api
+    from splat2sim.config import read_preset
+    from splat2sim.workspace import Workspace
+
+    meta = json.loads((built_ws / layout.WORKSPACE_META).read_text())
+    assert meta["preset"]["name"] == "cpu" and meta["preset"]["chosen"] == "auto"
+    assert "no GPU" in meta["preset"]["reason"] and "CPU cores" in meta["preset"]["reason"]
+    said = (built_ws.parent / "build.stderr").read_text()
+    assert "preset cpu, chosen for this machine" in said and "--preset overrides it" in said
+    # The stored config is the cpu preset's (with the build's --set on top).
+    stored = yaml.safe_load((built_ws / layout.WORKSPACE_CONFIG).read_text())
+    assert stored["splat"]["iterations"] == read_preset("cpu")["splat"]["iterations"]
+    assert stored["frames"]["target_count"] == 10
+    # A workspace with a stored config keeps it (no new choice); a given preset is recorded as given.
+    assert api.resolve_preset(Workspace.open(built_ws), None) is None
+    given = api.resolve_preset(Workspace.open(tmp_path / "new", create=True), "quality")
+    assert (given.name, given.chosen) == ("quality", "given")
 
 
 def test_help_is_light():

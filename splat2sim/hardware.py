@@ -1,0 +1,37 @@
+"""What this machine can do, and the preset that fits it.
+
+``build`` without ``--preset`` on a new workspace uses :func:`choose_preset`: the ``gpu``
+preset where torch sees a CUDA device, the ``cpu`` preset everywhere else, because the
+defaults alone are sized for a GPU (7-10x the splat work of ``cpu``) and would make a
+laptop's first build take most of an hour. The choice and its reason are written to the
+workspace's ``workspace.json`` (key ``preset``) and shown before the first stage.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+
+#: The name that asks for the machine's preset explicitly (``--preset auto``).
+AUTO_PRESET = "auto"
+
+
+@dataclass(frozen=True)
+class PresetChoice:
+    name: str  # a preset in splat2sim/assets/configs/presets
+    chosen: str  # "auto" (by this machine) | "given" (by the user) | "stored" (kept from the workspace)
+    reason: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def choose_preset() -> PresetChoice:
+    """``gpu`` if torch sees a CUDA device, else ``cpu``; the reason names what was found."""
+    import torch  # heavy: only when a build needs the choice
+
+    cores = os.cpu_count() or 1
+    if torch.cuda.is_available():
+        return PresetChoice("gpu", "auto", f"torch sees a CUDA device ({torch.cuda.get_device_name(0)})")
+    why = "torch is a CPU-only build" if torch.version.cuda is None else "torch sees no CUDA device"
+    return PresetChoice("cpu", "auto", f"no GPU: {why}; {cores} CPU cores")
