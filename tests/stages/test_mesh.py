@@ -92,3 +92,25 @@ def test_quality_reported(meshed):
         assert iou >= 0.72 and 1.0 <= volume / true_volume <= 1.4, (row, iou, volume / true_volume)
         if row["label"] == "box":
             assert row["chamfer_over_diagonal"] < 0.025 and row["fscore_5mm"] > 0.95, row
+
+
+def test_the_pool_size_does_not_change_the_meshes(meshed, tmp_path):
+    """Objects and background are meshed in a thread pool sized to the cores; one worker
+    must write the same meshes (files byte for byte, records but for timings)."""
+    import shutil
+
+    ws, _cap, _ = meshed
+    again = tmp_path / "ws"
+    shutil.copytree(ws, again, ignore=shutil.ignore_patterns("mesh"))
+    api.run_stage(again, "mesh", overrides=[*FAST, "segment.extra_tiny=3", "run.workers=1"], force=True)
+
+    def records(root):
+        doc = json.loads((root / "mesh" / "mesh.json").read_text())
+        for obj in doc["objects"]:
+            obj.pop("timings")
+        return doc
+
+    assert records(again) == records(ws)
+    for path in sorted((ws / "mesh").rglob("*.obj")):
+        assert (again / "mesh" / path.relative_to(ws / "mesh")).read_bytes() == path.read_bytes(), path.name
+    assert json.loads((again / "mesh" / "_stage.json").read_text())["metrics"]["workers"] == 1

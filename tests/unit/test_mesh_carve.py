@@ -76,3 +76,22 @@ def test_without_training_views_the_scene_solid_says_it_used_the_objects_own_ren
     result = mesh_object(ball, None, None, cfg, 0.0, "auto")
     assert any("carve_with=scene needs the training views" in note for note in result.notes), result.notes
     assert result.method == "tsdf" and 0.5 < result.mesh.extents[2] / 0.06 < 1.5
+
+
+def test_footprint_points_leave_out_the_blur_skirt_at_the_base():
+    """A 7 cm ball's Gaussians plus a skirt of low ones spread 4 cm to one side (what the
+    splat's blur and the segmentation leave at a base): the footprint comes from the ones
+    above a quarter of the height, so the skirt is not in it; a flat object (all low) keeps all."""
+    from splat2sim.stages.mesh.objects import footprint_points
+
+    rng = np.random.default_rng(0)
+    d = rng.normal(size=(400, 3))
+    ball = 0.035 * d / np.linalg.norm(d, axis=1, keepdims=True) + [0.0, 0.0, 0.035]
+    skirt = np.c_[rng.uniform(-0.075, -0.035, 80), rng.uniform(-0.02, 0.02, 80), rng.uniform(0.0, 0.012, 80)]
+    pts = footprint_points(np.concatenate([ball, skirt]), 0.0, 0.25)
+    assert pts[:, 0].min() > -0.036  # nothing of the skirt (it reaches -7.5 cm)
+    assert len(pts) > 0.7 * len(ball)  # the ball's upper three quarters
+    everything = footprint_points(np.concatenate([ball, skirt]), 0.0, 0.0)
+    assert len(everything) == len(ball) + len(skirt)
+    flat = np.c_[rng.uniform(-0.1, 0.1, (300, 2)), rng.uniform(0.0, 0.004, 300)]  # a plate-like slab
+    assert len(footprint_points(flat, 0.0, 0.25)) > 0.7 * len(flat)  # the cut is relative to its own height

@@ -6,15 +6,16 @@ from __future__ import annotations
 import numpy as np
 
 
-def mesh_background(ctx, gaussians, mask: np.ndarray, train, cfg, backend: str) -> dict | None:
-    """Writes background/visual.obj (world frame); returns its mesh.json entry or None."""
+def mesh_background(out_dir, gaussians, mask: np.ndarray, train, cfg, backend: str) -> tuple[dict | None, list[str]]:
+    """Writes background/visual.obj (world frame) under ``out_dir``; returns its mesh.json
+    entry (None when there is none) and warnings. Touches no stage context, so it can run
+    in a pool thread beside the objects."""
     from splat2sim.stages.mesh import cleanup
     from splat2sim.stages.mesh.rendering import render_views, subset
     from splat2sim.stages.mesh.tsdf import Fusion
 
     if train is None or mask.sum() < 10:
-        ctx.warn("no background mesh (no training views or too few background Gaussians)")
-        return None
+        return None, ["no background mesh (no training views or too few background Gaussians)"]
     sub = subset(gaussians, mask)
     means = sub.means.numpy()
     lo, hi = np.percentile(means, 1, axis=0), np.percentile(means, 99, axis=0)
@@ -26,8 +27,7 @@ def mesh_background(ctx, gaussians, mask: np.ndarray, train, cfg, backend: str) 
     fusion.integrate(depth, rend.rgb, train)
     mesh = fusion.extract()
     if len(mesh.faces) == 0:
-        ctx.warn("the background mesh is empty")
-        return None
+        return None, ["the background mesh is empty"]
     coloured = mesh.copy()
     mesh, _ = cleanup.keep_components(mesh, cfg.min_component_fraction)
     if len(mesh.faces) > cfg.background_face_budget:
@@ -39,11 +39,12 @@ def mesh_background(ctx, gaussians, mask: np.ndarray, train, cfg, backend: str) 
         mesh = trimesh.Trimesh(np.asarray(o3.vertices), np.asarray(o3.triangles), process=False)
         mesh.remove_unreferenced_vertices()
     cleanup.transfer_colours(mesh, coloured)
-    folder = ctx.out_dir / "background"
+    folder = out_dir / "background"
     folder.mkdir()
     mesh.export(folder / "visual.obj", include_normals=False)
-    return {"visual": "background/visual.obj", "faces": int(len(mesh.faces)), "vertices": int(len(mesh.vertices)),
+    entry = {"visual": "background/visual.obj", "faces": int(len(mesh.faces)), "vertices": int(len(mesh.vertices)),
             "voxel": voxel, "bounds": [mesh.bounds[0].tolist(), mesh.bounds[1].tolist()]}  # fmt: skip
+    return entry, []
 
 
 def support_plane(background_means: np.ndarray, floor_z: float, obj_lo: list, obj_hi: list) -> dict:

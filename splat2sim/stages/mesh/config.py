@@ -38,6 +38,11 @@ class MeshConfig:
         metadata={"help": "a voxel is empty when this many views see through it (1: classic space carving; more forgive holes "
                           "in a sparse object's render)", "min": 1},
     )  # fmt: skip
+    footprint_above: float = field(
+        default=0.25,
+        metadata={"help": "carve_with=scene: the object's footprint seen from above comes from its Gaussians above this share "
+                          "of its height (its base's blur skirt is the support smeared, not the object; 0 = all)", "min": 0.0, "max": 0.9},
+    )  # fmt: skip
     face_budget: int = field(default=6000, metadata={"help": "faces per object mesh after simplification", "min": 100})
     min_gaussians: int = field(
         default=20, metadata={"help": "objects with fewer Gaussians get a box from their Gaussians' extent (recorded)", "min": 1}

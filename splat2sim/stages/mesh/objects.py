@@ -59,7 +59,7 @@ def mesh_object(gaussians, train_views, full_train, cfg, floor_z: float | None, 
     notes: list[str] = []  # things that went less well (warnings)
     grid = solid.lattice_grid(lo, hi, voxel, margin=2 * trunc + 2 * voxel)
     if cfg.carve_with == "scene" and train_views is not None and full_train.median_depth is not None:
-        tsdf, observed, free, coloured, views = _solid_from_scene(gaussians, others_xy, train_views, full_train, grid, trunc, cfg, timings)
+        tsdf, observed, free, coloured, views = _solid_from_scene(gaussians, others_xy, train_views, full_train, grid, trunc, cfg, timings, floor_z)
     else:
         if cfg.carve_with == "scene":  # said, never silent: the scene's renders are the training views'
             notes.append("carve_with=scene needs the training views (mesh.use_training_views): carved with the object's own renders")
@@ -89,7 +89,22 @@ def mesh_object(gaussians, train_views, full_train, cfg, floor_z: float | None, 
     return ObjectMesh(mesh, "tsdf", voxel, views, notes, timings={k: round(v, 3) for k, v in timings.items()})
 
 
-def _solid_from_scene(gaussians, others_xy, train_views, full_train, grid, trunc, cfg, timings):
+def footprint_points(means: np.ndarray, floor_z: float | None, above: float) -> np.ndarray:
+    """[K,2]: the xy of the Gaussians (``means`` [N,3]) that give the object's footprint, those
+    above ``above`` of its height over ``floor_z``. The lowest ones are mostly the support's
+    colour smeared around the base (and segmentation gives some of the support to the
+    object): from above they spread a skirt several cm wide on the side no camera saw,
+    e.g. a 7 cm ball came out 14 cm long. All of them when too few are that high."""
+    z = means[:, 2]
+    base = float(floor_z) if floor_z is not None else float(np.percentile(z, 2))
+    cut = base + above * (float(np.percentile(z, 98)) - base)
+    upper = z > cut
+    if above <= 0 or upper.sum() < max(20, len(z) // 5):
+        return means[:, :2]
+    return means[upper, :2]
+
+
+def _solid_from_scene(gaussians, others_xy, train_views, full_train, grid, trunc, cfg, timings, floor_z=None):
     """The solid is what the whole splat never shows empty from the training views, inside
     the object's footprint: their renders of the whole splat, fused (TSDF: the surface where
     it was seen) and carved (free where a view sees past a voxel).
@@ -114,7 +129,7 @@ def _solid_from_scene(gaussians, others_xy, train_views, full_train, grid, trunc
     t0 = time.perf_counter()
     means = gaussians.means.numpy().astype(np.float64)
     radius = max(3 * grid.voxel, float(np.median(np.exp(gaussians.log_scales.numpy()).max(1))))
-    outside = ~solid.footprint(grid, means[:, :2], others_xy, radius)[:, :, None]
+    outside = ~solid.footprint(grid, footprint_points(means, floor_z, cfg.footprint_above), others_xy, radius)[:, :, None]
     # a neighbour's surface is observed too: outside the footprint nothing is this object's
     observed &= ~outside
     free |= outside

@@ -3,6 +3,10 @@ for unit density, a background mesh and the support-plane primitive; writes mesh
 
 from __future__ import annotations
 
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from splat2sim.artifacts import mesh as mesh_artifacts
@@ -49,30 +53,50 @@ def run(ctx: StageContext) -> None:
     out = ctx.out_dir
     records = []
     all_lo, all_hi = [], []
-    with ctx.progress("Meshing objects", total=len(seg.get("objects", []))) as task:
-        for obj in seg.get("objects", []):
-            oid, index = obj["id"], int(obj["index"])
-            sub = R.subset(gaussians, labels == index)
-            resting = _resting_height(ctx, oid, sub.means.numpy(), floor_z, seg)
-            try:
-                others = gaussians.means.numpy()[(labels >= 0) & (labels != index), :2]
-                result = mesh_object(sub, train, full, cfg, resting, backend, others)
-            except ValueError as exc:
-                ctx.warn(f"{oid}: no mesh ({exc}); the object is left out")
+    jobs = []  # (object, its Gaussians, resting height, the other objects' Gaussians seen from above)
+    for obj in seg.get("objects", []):
+        index = int(obj["index"])
+        sub = R.subset(gaussians, labels == index)
+        resting = _resting_height(ctx, obj["id"], sub.means.numpy(), floor_z, seg)
+        jobs.append((obj, sub, resting, gaussians.means.numpy()[(labels >= 0) & (labels != index), :2]))
+
+    def mesh_one(job):
+        obj, sub, resting, others = job
+        try:
+            return mesh_object(sub, train, full, cfg, resting, backend, others)
+        except ValueError as exc:
+            return exc
+
+    # Objects (and the background) are independent: a thread pool sized to the cores
+    # overlaps them (open3d, scipy, torch and numpy release the GIL in their heavy parts).
+    # Results are taken in object order, so the files are the same with any pool size.
+    workers = max(1, min(ctx.run_config.workers or os.cpu_count() or 1, len(jobs) + 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending_background = None
+        if cfg.background:
+            pending_background = pool.submit(_timed_background, B, ctx.out_dir, gaussians, labels < 0, train, cfg, backend)
+        futures = [pool.submit(mesh_one, job) for job in jobs]
+        with ctx.progress("Meshing objects", total=len(jobs)) as task:
+            for (obj, sub, _resting, _others), future in zip(jobs, futures):
+                oid, result = obj["id"], future.result()
                 task.advance()
-                continue
-            if result.fallback:
-                ctx.fallback(f"{oid} mesh: " + result.fallback[0], result.fallback[1], result.fallback[2])
-            for note in result.notes:
-                ctx.warn(f"{oid}: {note}")
-            lo, hi = result.mesh.bounds
-            all_lo.append(lo), all_hi.append(hi)
-            records.append(_write_object(ctx, obj, result, int(sub.num)))
-            task.advance()
-    background = None
-    if cfg.background:
-        with ctx.timed("background"):
-            background = B.mesh_background(ctx, gaussians, labels < 0, train, cfg, backend)
+                if isinstance(result, ValueError):
+                    ctx.warn(f"{oid}: no mesh ({result}); the object is left out")
+                    continue
+                if result.fallback:
+                    ctx.fallback(f"{oid} mesh: " + result.fallback[0], result.fallback[1], result.fallback[2])
+                for note in result.notes:
+                    ctx.warn(f"{oid}: {note}")
+                lo, hi = result.mesh.bounds
+                all_lo.append(lo), all_hi.append(hi)
+                records.append(_write_object(ctx, obj, result, int(sub.num)))
+        background = None
+        if pending_background is not None:
+            background, seconds, notes = pending_background.result()
+            ctx.timings["background"] = seconds
+            for note in notes:
+                ctx.warn(note)
+    ctx.metrics["workers"] = workers
     plane = B.support_plane(gaussians.means.numpy()[labels < 0], floor_z, all_lo, all_hi)
     if plane["source"] != "background":
         ctx.warn(f"support plane size from {plane['source']} (too few background Gaussians on the plane)")
@@ -83,6 +107,13 @@ def run(ctx: StageContext) -> None:
     ctx.metrics.update({"objects": len(records), "watertight": closed, "faces": sum(r["faces"] for r in records)})
     ctx.summary += [("objects meshed", f"{len(records)} ({closed} watertight)")]
     ctx.summary += [(r["id"], f"{r['faces']} faces, {r['volume'] * 1e6:.0f} cm^3, {r['method']}") for r in records]
+
+
+def _timed_background(B, out_dir, gaussians, mask, train, cfg, backend):
+    """The background mesh (run in a pool thread): its mesh.json entry, seconds, warnings."""
+    t0 = time.perf_counter()
+    entry, notes = B.mesh_background(out_dir, gaussians, mask, train, cfg, backend)
+    return entry, round(time.perf_counter() - t0, 4), notes
 
 
 def _resting_height(ctx: StageContext, oid: str, means: np.ndarray, floor_z: float, seg: dict) -> float:
