@@ -125,8 +125,8 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="collision",
-            version=1,
-            description="convex collision hulls per object (CoACD)",
+            version=2,  # 2: near-convex objects get their hull without CoACD (decompose=auto)
+            description="convex collision hulls per object (its hull, or CoACD where it is concave)",
             upstream=("mesh",),
             config_cls=CollisionConfig,
             runner="splat2sim.stages.collision.run:run",

@@ -162,3 +162,52 @@ def test_hulls_rest_on_a_plane_in_mujoco(mug_result, tmp_path):
         mujoco.mj_step(model, data)
     assert abs(data.qpos[2]) < 0.003  # rests on the plane, not through it
     assert np.linalg.norm(data.qvel) < 0.05  # and has settled
+
+
+@pytest.mark.parametrize(("kind", "expected"), [("box", "hull"), ("can", "hull"), ("ball", "hull"), ("small_ball", "hull"),
+                                                ("mug", "coacd"), ("bowl", "coacd"), ("spatula", "coacd")])  # fmt: skip
+def test_decision_gives_convex_objects_their_hull_and_decomposes_hollow_ones(kind, expected):
+    from splat2sim.stages.collision import decide
+
+    cfg = CollisionConfig()
+    for seed in range(3):
+        v, f, _ = procedural(kind, seed)
+        measured = decide.measure(v, f)
+        tol = decide.tolerance(measured, cfg.convex_tolerance, cfg.convex_tolerance_share)
+        method, why = decide.choose(measured, "auto", tol)
+        assert method == expected, (kind, seed, measured)
+        assert why.startswith("near-convex" if expected == "hull" else "concave")
+        if expected == "hull":  # exact convex meshes (the can's bevel, the ball's facets): under 1 mm
+            assert measured["hull_to_surface_p95"] < 0.001 and measured["solidity"] > 0.97
+    # A mug's cavity: the hull's cap over it lies a third of the radius (~13 mm) from the rim on average.
+    v, f, dims = procedural("mug")
+    assert decide.measure(v, f)["hull_to_surface_p95"] > 0.01
+    assert decide.choose(decide.measure(v, f), "always", 0.006)[0] == "coacd"
+    assert decide.choose(decide.measure(v, f), "never", 0.006)[0] == "hull"
+
+
+def test_decision_tolerates_reconstruction_noise_on_a_box():
+    """A reconstructed box is bumpy: 1 mm noise on a finely tessellated box keeps it near-convex
+    (the hull rides on the bumps: p95 about 2-3x the noise), 0-12 mm dents do not (at 6 mm)."""
+    import trimesh
+
+    from splat2sim.stages.collision import decide
+
+    box = trimesh.creation.box((0.1, 0.07, 0.12)).subdivide().subdivide().subdivide()
+    rng = np.random.default_rng(0)
+    noisy = box.vertices + rng.normal(0, 0.001, box.vertices.shape)
+    measured = decide.measure(noisy, box.faces)
+    assert decide.choose(measured, "auto", 0.006)[0] == "hull", measured
+    dented = box.vertices - box.vertex_normals * rng.uniform(0, 0.012, (len(box.vertices), 1))
+    assert decide.choose(decide.measure(dented, box.faces), "auto", 0.006)[0] == "coacd"
+    # 4 mm noise (a coarse splat's surface): p95 ~ 10 mm is past 6 mm, but spread like noise,
+    # so the share of the diagonal (8 % of 17 cm) applies and the box keeps one hull.
+    cfg = CollisionConfig()
+    rough = decide.measure(box.vertices + rng.normal(0, 0.004, box.vertices.shape), box.faces)
+    assert rough["hull_to_surface_p95"] > cfg.convex_tolerance
+    assert decide.choose(rough, "auto", decide.tolerance(rough, cfg.convex_tolerance, cfg.convex_tolerance_share))[0] == "hull", rough
+    # The same noise on a bowl: its hollow is far past the noise, so it is decomposed.
+    v, f, _ = procedural("bowl")
+    noisy_bowl = trimesh.Trimesh(v, f, process=False).subdivide().subdivide()
+    noisy = decide.measure(noisy_bowl.vertices + rng.normal(0, 0.004, noisy_bowl.vertices.shape), noisy_bowl.faces)
+    assert decide.choose(noisy, "auto", decide.tolerance(noisy, cfg.convex_tolerance, cfg.convex_tolerance_share))[0] == "coacd", noisy

@@ -9,6 +9,21 @@ class CollisionConfig:
     preset: Literal["mujoco", "physx", "bullet"] = field(
         default="mujoco", metadata={"help": "simulator limits on hull count and vertices per hull (see splat2sim.stages.collision.presets)"}
     )
+    decompose: Literal["auto", "always", "never"] = field(
+        default="auto",
+        metadata={"help": "auto: CoACD only for objects whose convex hull strays more than convex_tolerance from the surface "
+                          "(the rest get their hull at once); always: CoACD on every object; never: one hull each"},
+    )  # fmt: skip
+    convex_tolerance: float = field(
+        default=0.006,
+        metadata={"help": "decompose=auto: an object is near-convex when 95 % of its hull's surface is within this many metres "
+                          "of its own, or within convex_tolerance_share of its diagonal if that is more", "min": 0.0},
+    )  # fmt: skip
+    convex_tolerance_share: float = field(
+        default=0.08,
+        metadata={"help": "decompose=auto: the tolerance as a share of the mesh's bounding-box diagonal (a scan's surface is "
+                          "bumpy at the scale of its Gaussians, and more so on a larger object)", "min": 0.0, "max": 1.0},
+    )  # fmt: skip
     max_hulls: int = field(default=0, metadata={"help": "hulls per object (0 = the preset's)", "min": 0})
     max_vertices: int = field(default=0, metadata={"help": "vertices per hull (0 = the preset's)", "min": 0})
     concavity: float = field(

@@ -1,9 +1,11 @@
-"""The collision stage: CoACD per object in a process pool; hull files in the object frame
-and collision.json."""
+"""The collision stage: per object, its convex hull when that is already close to the
+surface (``decide``), else CoACD, in a process pool; hull files in the object frame and
+collision.json."""
 
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 
@@ -11,7 +13,8 @@ from splat2sim.artifacts import collision as collision_artifacts
 from splat2sim.artifacts import mesh as mesh_artifacts
 from splat2sim.errors import InputError
 from splat2sim.stages.base import StageContext
-from splat2sim.stages.collision.coacd_runner import decompose, threshold_for
+from splat2sim.stages.collision import decide
+from splat2sim.stages.collision.coacd_runner import cap_vertices, decompose, threshold_for
 from splat2sim.stages.collision.presets import limits
 
 
@@ -60,6 +63,10 @@ def run_jobs(jobs: list[dict], workers: int, progress=None) -> dict[str, dict]:
     return results
 
 
+def _round(value):
+    return round(value, 5) if isinstance(value, float) else value
+
+
 def hull_volume(v: np.ndarray, f: np.ndarray) -> float:
     from splat2sim.geometry.inertia import mass_properties
 
@@ -75,15 +82,27 @@ def run(ctx: StageContext) -> None:
     cfg = ctx.config
     mesh_dir = ctx.upstream_dir("mesh")
     meshes = ctx.read(mesh_artifacts.MESH)
-    jobs, mesh_volume = [], {}
-    for obj in meshes.objects:
-        mesh = load_mesh(mesh_dir / obj["visual"])
-        jobs.append(make_job(obj["id"], mesh.vertices, mesh.faces, cfg, ctx.run_config.seed))
-        mesh_volume[obj["id"]] = float(obj.get("volume") or 0.0)
+    jobs, mesh_volume, decisions, results = [], {}, {}, {}
+    _, max_vertices = limits(cfg)
+    with ctx.timed("decide"):
+        for obj in meshes.objects:
+            mesh = load_mesh(mesh_dir / obj["visual"])
+            mesh_volume[obj["id"]] = float(obj.get("volume") or 0.0)
+            concavity = decide.measure(mesh.vertices, mesh.faces, seed=ctx.run_config.seed)
+            tol = decide.tolerance(concavity, cfg.convex_tolerance, cfg.convex_tolerance_share)
+            method, why = decide.choose(concavity, cfg.decompose, tol)
+            decisions[obj["id"]] = {"method": method, "why": why, **{k: _round(v) for k, v in concavity.items()}}
+            if method == "coacd":
+                jobs.append(make_job(obj["id"], mesh.vertices, mesh.faces, cfg, ctx.run_config.seed))
+            else:
+                t0 = time.perf_counter()
+                hull = cap_vertices(mesh.vertices, max_vertices)
+                results[obj["id"]] = {"id": obj["id"], "hulls": [hull], "method": "hull", "settings": None, "attempts": [],
+                                      "seconds": round(time.perf_counter() - t0, 3)}  # fmt: skip
     workers = ctx.run_config.workers or os.cpu_count() or 1
-    ctx.backend = f"coacd ({min(workers, max(1, len(jobs)))} worker(s))"
+    ctx.backend = f"coacd ({min(workers, max(1, len(jobs)))} worker(s))" if jobs else "convex hulls (no object needed CoACD)"
     with ctx.timed("decompose"), ctx.progress("Convex decomposition", total=len(jobs)) as task:
-        results = run_jobs(jobs, workers, task)
+        results.update(run_jobs(jobs, workers, task))
     records = []
     for obj in meshes.objects:
         oid = obj["id"]
@@ -98,7 +117,7 @@ def run(ctx: StageContext) -> None:
             total += vol
             hulls.append({"file": name, "vertices": int(len(v)), "faces": int(len(f)), "volume": vol})
         warnings = []
-        if res["method"] != "coacd":
+        if res["method"] == "convex_hull":  # CoACD was needed and failed
             why = "; ".join(p for a in res["attempts"] for p in a["problems"]) or "no attempt"
             ctx.fallback(f"{oid} convex decomposition", "a single convex hull", why)
             warnings.append(f"single convex hull: {why}")
@@ -109,7 +128,7 @@ def run(ctx: StageContext) -> None:
         mv = mesh_volume.get(oid) or 0.0
         records.append({
             "id": oid, "hulls": hulls, "hull_count": len(hulls), "hull_volume": total, "mesh_volume": mv,
-            "hull_to_mesh_volume": (total / mv) if mv > 0 else None, "method": res["method"],
+            "hull_to_mesh_volume": (total / mv) if mv > 0 else None, "method": res["method"], "decision": decisions[oid],
             "settings": res["settings"], "attempts": res["attempts"], "seconds": res["seconds"], "warnings": warnings,
         })  # fmt: skip
     max_hulls, max_vertices = limits(cfg)
@@ -117,7 +136,9 @@ def run(ctx: StageContext) -> None:
         objects=records, preset=cfg.preset, extra={"limits": {"max_hulls": max_hulls, "max_vertices": max_vertices}}))  # fmt: skip
     ctx.metrics.update({
         "objects": len(records), "hulls": sum(r["hull_count"] for r in records),
-        "fallbacks": sum(r["method"] != "coacd" for r in records),
+        "fallbacks": sum(r["method"] == "convex_hull" for r in records),
+        "decomposed": sum(r["method"] == "coacd" for r in records),
+        "hull_only": sum(r["method"] == "hull" for r in records),
     })  # fmt: skip
     ctx.summary += [
         (r["id"], f"{r['hull_count']} hulls ({r['method']}), volume x{(r['hull_to_mesh_volume'] or 0):.2f}, {r['seconds']:.1f} s") for r in records
