@@ -134,6 +134,15 @@ def _hull_coverage(workspace: Path, oid: str, world_from_object: np.ndarray, tru
     return float(covered.mean())
 
 
+def _surface_scores(pred, truth) -> dict:
+    """Chamfer (mm) and F-score at 10 mm between the predicted and true surfaces (the
+    pipeline's metric frame, so with its scale: the scale error is reported apart)."""
+    from splat2sim.geometry.metrics import surface_metrics
+
+    m = surface_metrics((pred.vertices, pred.faces), (truth.vertices, truth.faces), threshold=0.01, count=10000)
+    return {"chamfer_mm": round(1000 * m["chamfer"], 2), "fscore_10mm": round(m["fscore"], 4)}
+
+
 def size_class(extents: np.ndarray) -> list[str]:
     """small (< 7 cm across), thin (< 2 cm in its thinnest direction), tall (> 15 cm high)."""
     out = []
@@ -179,7 +188,8 @@ def evaluate_workspace(capture_dir: str | Path, workspace: str | Path) -> dict:
             row.update({"object": oid, "iou": round(float(iou[i, pred_of[i]]), 4),
                         # solids in the pipeline's frame: the geometry alone (the scale's error is reported apart)
                         "volume_ratio": round(float(volumes[i, pred_of[i]][1] / volumes[i, pred_of[i]][0]), 4),
-                        "hull_coverage": _hull_coverage(workspace, oid, np.asarray(mesh_index[oid]["world_from_object"]), t)})  # fmt: skip
+                        "hull_coverage": _hull_coverage(workspace, oid, np.asarray(mesh_index[oid]["world_from_object"]), t),
+                        **_surface_scores(p, t)})  # fmt: skip
         objects.append(row)
     scale_error = chosen / true_m_per_unit - 1.0
     in_range = None
