@@ -21,7 +21,7 @@ from pathlib import Path
 from splat2sim import __version__
 from splat2sim.config import Config, dump_config, load_config, read_config_file
 from splat2sim.errors import ConfigError, Splat2SimError, WorkspaceError, resource_error, translate_resource_faults
-from splat2sim.hardware import AUTO_PRESET, PresetChoice, choose_preset
+from splat2sim.hardware import PresetChoice, resolve_preset
 from splat2sim.progress import NullReporter, Reporter
 from splat2sim.stages import STAGES, StageContext, StageSpec
 from splat2sim.workspace import RecordProblem, StageRecord, Workspace, layout
@@ -50,7 +50,6 @@ class BuildResult:
     workspace: Path
     outcomes: list[StageOutcome] = field(default_factory=list)
     not_implemented: list[str] = field(default_factory=list)
-
     problems: list[str] = field(default_factory=list)  # the build ran but missed its purpose
     preset: PresetChoice | None = None  # the preset this build started from (None: the workspace's stored config)
 
@@ -75,19 +74,8 @@ def workspace_config(ws: Workspace) -> Config | None:
         ) from exc
 
 
-def resolve_preset(ws: Workspace | None, preset: str | None) -> PresetChoice | None:
-    """The preset a build starts from: the one given; the machine's (:func:`choose_preset`)
-    for ``auto`` or for a new workspace given none; None to keep the workspace's stored config."""
-    if preset == AUTO_PRESET or (preset is None and (ws is None or not (ws.root / layout.WORKSPACE_CONFIG).is_file())):
-        return choose_preset()
-    if preset is None:
-        return None
-    return PresetChoice(preset, "given", "--preset")
-
-
 def resolve_config(ws: Workspace | None, *, preset=None, config_files=(), overrides=()) -> Config:
-    """Options layer on the workspace's stored config; a preset starts again from defaults.
-    With no preset on a new workspace, the machine's preset is the start (``resolve_preset``)."""
+    """Options layer on the workspace's stored config (a new one starts from the machine's preset); a preset starts from defaults."""
     choice = resolve_preset(ws, preset)
     base = workspace_config(ws) if ws is not None else None
     return load_config(base=base, preset=choice.name if choice else None, files=list(config_files), overrides=list(overrides))
@@ -305,7 +293,7 @@ def build(
     ws.read_meta()  # a workspace from a newer splat2sim, or a corrupt one, is refused before anything is written
     result = BuildResult(workspace=ws.root)
     with ws.locked():
-        choice = resolve_preset(ws, preset)
+        result.preset = choice = resolve_preset(ws, preset)
         config = resolve_config(ws, preset=choice.name if choice else None, config_files=config_files, overrides=overrides)
         input_path = _input_for(ws, input)
         if input_path is None:
@@ -313,7 +301,6 @@ def build(
                 f"no input given and workspace {ws.root} has none recorded",
                 hint="pass the video or image folder: `splat2sim build INPUT -o WORKSPACE`",
             )
-        result.preset = choice
         if choice is not None and choice.chosen == "auto":
             reporter.note("build", f"preset {choice.name}, chosen for this machine ({choice.reason}); --preset overrides it")
         order = list(layout.STAGE_ORDER)

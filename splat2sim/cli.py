@@ -26,12 +26,7 @@ app = typer.Typer(
 _STATE = {"debug": False, "quiet": False}
 
 # Options shared by every command that resolves a config.
-PresetOpt = typer.Option(
-    None,
-    "--preset",
-    "-p",
-    help="start from a preset: cpu, gpu, quality, or auto (cpu or gpu for this machine; what a new workspace gets without --preset)",
-)
+PresetOpt = typer.Option(None, "--preset", "-p", help="start from a preset: cpu, gpu, quality, or auto (this machine's: a new workspace's default)")
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML or TOML config file (repeatable)")
 SetOpt = typer.Option(None, "--set", "-s", help="override one value: section.key=value (repeatable)")
 

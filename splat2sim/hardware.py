@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 
+from splat2sim.workspace import layout
+
 #: The name that asks for the machine's preset explicitly (``--preset auto``).
 AUTO_PRESET = "auto"
 
@@ -35,3 +37,14 @@ def choose_preset() -> PresetChoice:
         return PresetChoice("gpu", "auto", f"torch sees a CUDA device ({torch.cuda.get_device_name(0)})")
     why = "torch is a CPU-only build" if torch.version.cuda is None else "torch sees no CUDA device"
     return PresetChoice("cpu", "auto", f"no GPU: {why}; {cores} CPU cores")
+
+
+def resolve_preset(ws, preset: str | None) -> PresetChoice | None:
+    """The preset a build of workspace ``ws`` (a Workspace, or None) starts from: the one
+    given; the machine's (:func:`choose_preset`) for ``auto`` or for a new workspace given
+    none; None to keep the workspace's stored config."""
+    if preset == AUTO_PRESET or (preset is None and (ws is None or not (ws.root / layout.WORKSPACE_CONFIG).is_file())):
+        return choose_preset()
+    if preset is None:
+        return None
+    return PresetChoice(preset, "given", "--preset")

@@ -57,6 +57,13 @@ class Scene(SceneData):
 
         return load_scene_into(self, client)
 
+    def camera(self, *, backend: str = "auto", fill_support: bool = True):
+        """The splat as this scene's camera: ``SplatCamera.render(state, camera=...)`` gives
+        RGB, depth and object ids of any simulated state (see splat2sim.scene.camera)."""
+        from splat2sim.scene.camera import SplatCamera
+
+        return SplatCamera(self, backend=backend, fill_support=fill_support)
+
     def variants(self, seed: int = 0, **kwargs):
         """An endless generator of domain-randomized Scene copies (see splat2sim.scene.randomize)."""
         from splat2sim.scene.randomize import generate

@@ -53,12 +53,7 @@ def run(ctx: StageContext) -> None:
     out = ctx.out_dir
     records = []
     all_lo, all_hi = [], []
-    jobs = []  # (object, its Gaussians, resting height, the other objects' Gaussians seen from above)
-    for obj in seg.get("objects", []):
-        index = int(obj["index"])
-        sub = R.subset(gaussians, labels == index)
-        resting = _resting_height(ctx, obj["id"], sub.means.numpy(), floor_z, seg)
-        jobs.append((obj, sub, resting, gaussians.means.numpy()[(labels >= 0) & (labels != index), :2]))
+    jobs = _object_jobs(ctx, R, gaussians, labels, seg, floor_z)
 
     def mesh_one(job):
         obj, sub, resting, others = job
@@ -107,6 +102,18 @@ def run(ctx: StageContext) -> None:
     ctx.metrics.update({"objects": len(records), "watertight": closed, "faces": sum(r["faces"] for r in records)})
     ctx.summary += [("objects meshed", f"{len(records)} ({closed} watertight)")]
     ctx.summary += [(r["id"], f"{r['faces']} faces, {r['volume'] * 1e6:.0f} cm^3, {r['method']}") for r in records]
+
+
+def _object_jobs(ctx, R, gaussians, labels, seg, floor_z) -> list[tuple]:
+    """Per object: (its record, its Gaussians, resting height, the other objects' Gaussians
+    seen from above)."""
+    jobs = []
+    for obj in seg.get("objects", []):
+        index = int(obj["index"])
+        sub = R.subset(gaussians, labels == index)
+        resting = _resting_height(ctx, obj["id"], sub.means.numpy(), floor_z, seg)
+        jobs.append((obj, sub, resting, gaussians.means.numpy()[(labels >= 0) & (labels != index), :2]))
+    return jobs
 
 
 def _timed_background(B, out_dir, gaussians, mask, train, cfg, backend):
