@@ -25,6 +25,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from machine import cpu_model  # noqa: E402
+
 from splat2sim.render import Cameras, Gaussians, render  # noqa: E402
 from splat2sim.render.native import build_native  # noqa: E402
 
@@ -67,16 +69,6 @@ def bench_backend(g: Gaussians, cams: Cameras, backend: str, repeats: int) -> di
         return out
 
     return {"forward_s": time_it(forward, repeats), "forward_backward_s": time_it(forward_backward, repeats)}
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

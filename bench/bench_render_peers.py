@@ -57,6 +57,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from machine import cpu_model  # noqa: E402
 
 torch.set_num_threads(THREADS)
 
@@ -217,6 +218,22 @@ def _cuda_lib_cpu_shim():
     return mod
 
 
+def timed_peer(rec: dict, first, forward, forward_backward, repeats: int, warmup: int):
+    """(rec, image): a peer's first image, then its forward and forward+backward timings; an
+    error at any step is recorded in ``rec["run"]`` (with the step) and gives no image."""
+    stage = "first render (forward)"
+    try:
+        image = first()
+        stage = "forward"
+        rec["forward"] = time_it(forward, repeats, warmup)
+        stage = "forward_backward"
+        rec["forward_backward"] = time_it(forward_backward, repeats, warmup)
+    except Exception as exc:  # noqa: BLE001 - recorded
+        rec["run"] = error_record(stage, exc)
+        return rec, None
+    return rec, image
+
+
 def peer_taichi_splatting(s: dict, repeats: int, warmup: int):
     rec = {"versions": versions(["taichi-splatting", "taichi", "torch", "tensordict", "beartype"])}
     import taichi as ti
@@ -266,17 +283,7 @@ def peer_taichi_splatting(s: dict, repeats: int, warmup: int):
         img = render_gaussians(gg, cam, config, use_sh=True).image
         (img * s["loss_weight"]).sum().backward()
 
-    stage = "first render (forward)"
-    try:
-        image = forward().numpy()
-        stage = "forward"
-        rec["forward"] = time_it(forward, repeats, warmup)
-        stage = "forward_backward"
-        rec["forward_backward"] = time_it(forward_backward, repeats, warmup)
-    except Exception as exc:  # noqa: BLE001 - recorded
-        rec["run"] = error_record(stage, exc)
-        return rec, None
-    return rec, image
+    return timed_peer(rec, lambda: forward().numpy(), forward, forward_backward, repeats, warmup)
 
 
 def peer_splax(s: dict, repeats: int, warmup: int):
@@ -298,17 +305,11 @@ def peer_splax(s: dict, repeats: int, warmup: int):
 
     grad = jax.grad(lambda *p: jnp.sum(fwd(*p) * w), argnums=(0, 1, 2, 3, 4))
     args = (a["means"], a["log_scales"], a["quats"], a["sh"], a["opacity_logits"])
-    stage = "first render (forward)"
-    try:
-        image = np.asarray(jax.block_until_ready(fwd(*args)))
-        stage = "forward"
-        rec["forward"] = time_it(lambda: jax.block_until_ready(fwd(*args)), repeats, warmup)
-        stage = "forward_backward"
-        rec["forward_backward"] = time_it(lambda: jax.block_until_ready(grad(*args)), repeats, warmup)
-    except Exception as exc:  # noqa: BLE001 - recorded
-        rec["run"] = error_record(stage, exc)
-        return rec, None
-    return rec, image[..., :3]
+    rec, image = timed_peer(
+        rec, lambda: np.asarray(jax.block_until_ready(fwd(*args))), lambda: jax.block_until_ready(fwd(*args)),
+        lambda: jax.block_until_ready(grad(*args)), repeats, warmup,
+    )  # fmt: skip
+    return rec, (None if image is None else image[..., :3])
 
 
 def peer_gsplat(s: dict, repeats: int, warmup: int):
@@ -378,18 +379,8 @@ def peer_litesplat(s: dict, repeats: int, warmup: int):
             v.value.grad = None
         (render() * s["loss_weight"]).sum().backward()
 
-    stage = "first render (forward)"
-    try:
-        image = forward().numpy()
-        stage = "forward"
-        rec["forward"] = time_it(forward, repeats, warmup)
-        stage = "forward_backward"
-        rec["forward_backward"] = time_it(forward_backward, repeats, warmup)
-        rec["gradients"] = "w.r.t. its own (activated) parameters: positions, scales, rotations, opacities, colours"
-    except Exception as exc:  # noqa: BLE001 - recorded
-        rec["run"] = error_record(stage, exc)
-        return rec, None
-    return rec, image
+    rec["gradients"] = "w.r.t. its own (activated) parameters: positions, scales, rotations, opacities, colours"
+    return timed_peer(rec, lambda: forward().numpy(), forward, forward_backward, repeats, warmup)
 
 
 PEER_FUNCS = {
@@ -477,16 +468,6 @@ def run_peer(peer: str, scene_file: Path, tmp: Path, args) -> tuple[dict, np.nda
     if proc.returncode != 0 or not result.exists():
         rec.setdefault("run", {"stage": "worker process", "error": f"exit {proc.returncode}", "stderr_tail": proc.stderr[-2000:]})
     return rec, (np.load(image) if image.exists() else None)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def driver_main(args) -> None:
