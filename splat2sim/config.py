@@ -188,7 +188,7 @@ def load_config(
         from splat2sim.hardware import choose_preset
 
         preset = choose_preset().name
-    if preset is not None:
+    if preset is not None and preset != "defaults":  # "defaults": the built-in defaults alone
         config = config.apply(read_preset(preset), origin=f"preset '{preset}'")
     for path in files:
         config = config.apply(read_config_file(Path(path)), origin=str(path))
@@ -204,7 +204,7 @@ def read_preset(name: str) -> dict:
     if not path.is_file():
         raise ConfigError(
             f"unknown preset '{name}'",
-            hint=_suggest(name, available_presets()) + f"presets: {', '.join(available_presets())}, or auto (this machine's)",
+            hint=_suggest(name, available_presets()) + f"presets: {', '.join(available_presets())}, auto (this machine's) or defaults (none)",
         )
     return read_config_file(path)
 

@@ -16,6 +16,8 @@ from splat2sim.workspace import layout
 
 #: The name that asks for the machine's preset explicitly (``--preset auto``).
 AUTO_PRESET = "auto"
+#: The name that asks for the built-in defaults and no preset (``--preset defaults``).
+DEFAULTS_PRESET = "defaults"
 
 
 @dataclass(frozen=True)
@@ -47,4 +49,6 @@ def resolve_preset(ws, preset: str | None) -> PresetChoice | None:
         return choose_preset()
     if preset is None:
         return None
+    if preset == DEFAULTS_PRESET:
+        return PresetChoice(preset, "given", "--preset defaults: the built-in defaults, no preset")
     return PresetChoice(preset, "given", "--preset")

@@ -114,3 +114,13 @@ def test_a_moved_key_is_migrated_in_a_stored_config_and_named_in_a_users(tmp_pat
     assert config.section("scale").from_sizes == "never" and config.section("physics").views == 3
     with pytest.raises(ConfigError, match="moved to 'scale.from_sizes'"):
         Config.defaults().apply_overrides(["physics.scale_from_sizes=never"])
+
+
+def test_defaults_preset_is_the_bare_defaults():
+    """``--preset defaults`` asks for no preset at all (a new workspace would otherwise start
+    from the machine's); ``auto`` resolves to a real preset file."""
+    from splat2sim.config import Config, dump_config, load_config, read_preset
+
+    assert dump_config(load_config(preset="defaults")) == dump_config(Config.defaults())
+    auto = load_config(preset="auto")
+    assert auto.splat.iterations in {read_preset(p)["splat"]["iterations"] for p in ("cpu", "gpu")}
