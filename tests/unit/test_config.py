@@ -123,4 +123,4 @@ def test_defaults_preset_is_the_bare_defaults():
 
     assert dump_config(load_config(preset="defaults")) == dump_config(Config.defaults())
     auto = load_config(preset="auto")
-    assert auto.splat.iterations in {read_preset(p)["splat"]["iterations"] for p in ("cpu", "gpu")}
+    assert auto.section("splat").iterations in {read_preset(p)["splat"]["iterations"] for p in ("cpu", "gpu")}
