@@ -17,13 +17,14 @@ Backends (``resolve_backend(name, device) -> (backend, reason)``):
 Lifting 2D masks to Gaussians: ``render(..., return_contributions=True)`` gives per-pixel
 top-K Gaussian ids and blending weights (``out.contributions.weights_per_gaussian(mask, N)``),
 and ``mask_weights(gaussians, cameras, masks)`` gives the exact per-Gaussian sum of
-mask * blending weight.
+mask * blending weight. ``render_features(gaussians, cameras, features)`` composites
+per-Gaussian feature channels [N,E] with the colours (e.g. one-hot object ids).
 
 CONVENTIONS: see splat2sim.render.conventions (frames, parameterization, projection,
 compositing, depth definitions); the native kernels share its constants.
 """
 
-from splat2sim.render.api import BACKENDS, mask_weights, render, resolve_backend
+from splat2sim.render.api import BACKENDS, mask_weights, render, render_features, resolve_backend
 from splat2sim.render.native import build_native
 from splat2sim.render.native_cuda import build_native_cuda
 from splat2sim.render.types import Cameras, Contributions, Gaussians, RenderOutput
@@ -38,5 +39,6 @@ __all__ = [
     "build_native_cuda",
     "mask_weights",
     "render",
+    "render_features",
     "resolve_backend",
 ]

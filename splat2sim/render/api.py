@@ -159,6 +159,32 @@ def render(
     return out
 
 
+def render_features(
+    gaussians: Gaussians,
+    cameras: Cameras,
+    features: torch.Tensor,  # [N,E] or [C,N,E]: per-Gaussian features to composite
+    *,
+    backend: str = "auto",
+    sh_degree: int | None = None,
+    background: torch.Tensor | None = None,  # [3] or [C,3]; default black
+    near: float = 0.01,
+    far: float = 1e4,
+) -> tuple[RenderOutput, torch.Tensor]:
+    """Render and, in the same pass, alpha-composite per-Gaussian ``features``: returns
+    (the render, [C,H,W,E] sum over Gaussians of blending weight * feature). No background
+    is added to the features (a pixel nothing covers composites to 0). A one-hot feature
+    per group of Gaussians gives each group's share of every pixel's opacity, e.g. which
+    object a pixel shows. Backends: torch and native (gsplat raises DependencyError)."""
+    C, N = cameras.num, gaussians.num
+    f = torch.as_tensor(features, dtype=gaussians.dtype, device=gaussians.device)
+    if f.dim() == 2:
+        f = f[None].expand(C, *f.shape)
+    if f.dim() != 3 or tuple(f.shape[:2]) != (C, N):
+        raise InputError(f"features has shape {tuple(features.shape)}, expected [{N},E] or [{C},{N},E].")
+    return _render(gaussians, cameras, backend=backend, sh_degree=sh_degree, background=background,
+                   near=near, far=far, top_k=0, extra=f.contiguous())  # fmt: skip
+
+
 def _render(gaussians, cameras, *, backend, sh_degree, background, near, far, top_k, extra):
     gaussians.validate()
     cameras.validate()
@@ -173,7 +199,7 @@ def _render(gaussians, cameras, *, backend, sh_degree, background, near, far, to
     if name == "gsplat":
         if extra is not None:
             raise DependencyError(
-                "mask_weights needs per-Gaussian feature gradients, which the gsplat adapter does not expose.",
+                "render_features and mask_weights need per-Gaussian feature channels, which the gsplat adapter does not expose.",
                 hint="use backend='native' (CPU or CUDA) or 'torch'",
             )
         return _render_gsplat(gaussians, cams, viewmats, deg, bg, near, far, top_k, name, reason), None

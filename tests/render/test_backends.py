@@ -91,3 +91,21 @@ def test_auto_on_cuda_prefers_native_cuda_then_gsplat():  # pragma: no cover - G
     elif name == "gsplat":  # gsplat bounds radii with opacity too: compare loosely
         assert "native CUDA" in reason  # says why the native kernels were not used
         assert (out.rgb - ref.rgb).abs().mean().item() < 1e-2
+
+
+@pytest.mark.parametrize("backend", ["torch", "native"])
+def test_render_features_composite_with_the_colours(backend, request):
+    """A feature of ones composites to the pixel's opacity; two one-hot groups split it."""
+    from splat2sim.render import render_features
+
+    if backend == "native":
+        request.getfixturevalue("native_ok")
+    g, cams = random_scene(3, n=200, sh_degree=1)
+    group = torch.arange(g.num) % 2
+    feats = torch.stack([torch.ones(g.num), (group == 0).double(), (group == 1).double()], 1).to(g.dtype)  # [N,3]
+    out, comp = render_features(g, cams, feats, backend=backend)
+    assert comp.shape == (cams.num, cams.height, cams.width, 3)
+    plain = render(g, cams, backend=backend)
+    assert torch.allclose(out.rgb, plain.rgb, atol=1e-6)  # the colours are untouched
+    assert torch.allclose(comp[..., 0:1], out.alpha, atol=1e-6)  # float64 rounding only
+    assert torch.allclose(comp[..., 1] + comp[..., 2], comp[..., 0], atol=1e-6)
