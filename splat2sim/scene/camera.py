@@ -190,20 +190,20 @@ class SplatCamera:
     def keyframe(self, name_or_index) -> tuple[np.ndarray, np.ndarray, int, int]:
         """(world_from_camera 4x4, (fx, fy, cx, cy), width, height) of a filmed keyframe
         (export/cameras.json), by name (``keyframe_003``) or index."""
-        import json
+        from splat2sim.scene.keyframes import cameras_file, read_keyframes
 
         # beside scene.json; check's repaired scene sits beside export/, which has them
-        candidates = [self.scene.asset("cameras.json"), self.scene.asset("../export/cameras.json")]
-        path = next((c for c in candidates if c.is_file()), None)
+        path = cameras_file(self.scene.root)
         if path is None:
-            raise InputError(f"{candidates[0]} is missing", hint="re-run the export stage, which writes the keyframes' cameras")
-        doc = json.loads(path.read_text())
-        frames = doc["frames"]
-        frame = frames[name_or_index] if isinstance(name_or_index, int) else next((f for f in frames if f["name"] == name_or_index), None)
+            raise InputError(f"{self.scene.asset('cameras.json')} is missing", hint="re-run the export stage, which writes the keyframes' cameras")
+        frames = read_keyframes(path)
+        if isinstance(name_or_index, int):
+            frame = frames[name_or_index]
+        else:
+            frame = next((f for f in frames if f.name == name_or_index), None)
         if frame is None:
-            raise InputError(f"no keyframe {name_or_index!r}", hint=f"keyframes: {frames[0]['name']} ... {frames[-1]['name']}")
-        k = (doc.get("cameras") or [doc["intrinsics"]])[frame.get("camera", 0)]
-        return np.asarray(frame["world_from_camera"], np.float64), np.array([k["fx"], k["fy"], k["cx"], k["cy"]]), int(k["width"]), int(k["height"])
+            raise InputError(f"no keyframe {name_or_index!r}", hint=f"keyframes: {frames[0].name} ... {frames[-1].name}")
+        return frame.world_from_camera, frame.intrinsics, frame.width, frame.height
 
     # ------------------------------------------------------------------ render
     def render(self, state=None, *, camera=0, world_from_camera=None, intrinsics=None, width: int | None = None,
@@ -219,7 +219,7 @@ class SplatCamera:
 
         if world_from_camera is None:
             if mujoco_model is not None and isinstance(camera, str):
-                world_from_camera, intrinsics = _mujoco_camera(mujoco_model, state, camera, width, height)
+                world_from_camera, intrinsics, width, height = _mujoco_camera(mujoco_model, state, camera, width, height)
             else:
                 world_from_camera, k, w0, h0 = self.keyframe(camera)
                 width, height = width or w0, height or h0
@@ -260,15 +260,14 @@ def _render_with_owners(g, cams, owner, count: int, backend: str, render):
     (one feature channel per object, composited with the colours in the same pass)."""
     import torch
 
-    from splat2sim.render.api import _render
+    from splat2sim.render import render_features
 
     if count == 0:
         return render(g, cams, backend=backend), None
-    onehot = torch.zeros(cams.num, g.num, count)
+    onehot = torch.zeros(g.num, count)  # [N,objects]
     mine = owner >= 0
-    onehot[:, mine, owner[mine]] = 1.0
-    out, extra = _render(g, cams, backend=backend, sh_degree=None, background=None, near=0.01, far=1e4, top_k=0, extra=onehot)
-    return out, extra
+    onehot[mine, owner[mine]] = 1.0
+    return render_features(g, cams, onehot, backend=backend)
 
 
 def _matrix(position, quaternion) -> np.ndarray:
@@ -279,12 +278,23 @@ def _matrix(position, quaternion) -> np.ndarray:
 
 
 def _mujoco_camera(model, data, name: str, width: int | None, height: int | None):
-    """world_from_camera (OpenCV axes) and intrinsics of a named MuJoCo camera."""
-    cam = data.cam(name)
-    width, height = width or 640, height or 480
-    fovy = float(model.cam(name).fovy[0])
-    f = 0.5 * height / np.tan(np.radians(fovy) / 2)
+    """world_from_camera (OpenCV axes) and intrinsics of a named MuJoCo camera: from its
+    sensor (``focalpixel`` / ``principalpixel``, as the keyframe cameras of the exported
+    MJCF have) or else its fovy with the principal point at the centre. Without
+    ``width`` / ``height``, its ``resolution`` or 640x480."""
+    cam, spec = data.cam(name), model.cam(name)
+    sensor = np.asarray(model.cam_sensorsize[spec.id], np.float64)  # [2] metres, 0 = none
+    res = np.asarray(model.cam_resolution[spec.id], np.float64)  # [2] pixels
+    if width is None or height is None:
+        width, height = (int(res[0]), int(res[1])) if sensor.all() and res.all() else (640, 480)
+    if sensor.all():
+        fx_m, fy_m, px_m, py_m = np.asarray(model.cam_intrinsic[spec.id], np.float64)  # focal lengths, principal offsets (metres)
+        k = np.array([fx_m / sensor[0] * width, fy_m / sensor[1] * height,
+                      width / 2 - px_m / sensor[0] * width, height / 2 - py_m / sensor[1] * height])  # fmt: skip
+    else:
+        f = 0.5 * height / np.tan(np.radians(float(spec.fovy[0])) / 2)
+        k = np.array([f, f, width / 2, height / 2])
     pose = np.eye(4)
     pose[:3, :3] = np.asarray(cam.xmat).reshape(3, 3) @ np.diag([1.0, -1.0, -1.0])  # MuJoCo -z forward, +y up
     pose[:3, 3] = cam.xpos
-    return pose, np.array([f, f, width / 2, height / 2])
+    return pose, k, int(width), int(height)

@@ -3,7 +3,9 @@ the support surface, lights and ``<include file="objects.xml"/>``; ``objects.xml
 meshes, textures, materials and one freejoint body per object (explicit ``<inertial>``,
 a visual geom in class ``visual`` (group 2, no contacts) and one collision geom per convex
 hull in class ``collision`` (group 3), friction per geom). 2-space indent; ``meshdir``
-points at the scene folder so asset paths stay those of scene.json.
+points at the scene folder so asset paths stay those of scene.json. scene.xml also holds a
+fixed ``<camera>`` per filmed keyframe of export/cameras.json (named as there, see
+splat2sim.scene.keyframes), so MuJoCo renders the views the splat was filmed from.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from splat2sim.scene.common import attr, fmt, relpath, restitution_dampratio
+from splat2sim.scene.keyframes import mjcf_camera_line, scene_keyframes
 from splat2sim.scene.schema import SceneData
 
 TIMESTEP = 0.002
@@ -141,11 +144,21 @@ def _overview_camera(scene: SceneData, indent: str = "    ") -> str:
     return f'{indent}<camera name="overview" pos="0 -1.0 0.7" xyaxes="1 0 0 0 0.57 0.82" fovy="50"/>'
 
 
+def _cameras(scene: SceneData) -> tuple[list[str], int, int]:
+    """(the overview and keyframe ``<camera>`` lines, offscreen width, height): the
+    offscreen buffer holds the largest keyframe."""
+    frames = scene_keyframes(scene)
+    width = max([640] + [f.width for f in frames])
+    height = max([480] + [f.height for f in frames])
+    return [_overview_camera(scene)] + [mjcf_camera_line(f) for f in frames], width, height
+
+
 def mjcf_documents(scene: SceneData, out_dir: Path) -> dict[str, str]:
     """{"scene.xml": ..., "objects.xml": ...} for files written into ``out_dir``."""
     meshdir = relpath(scene.root, out_dir) if scene.root is not None else "."
     rel = lambda p: Path(p).as_posix()  # noqa: E731  (paths are relative to meshdir = scene root)
-    main = _header(scene, meshdir)
+    cameras, width, height = _cameras(scene)
+    main = _header(scene, meshdir, width, height)
     main += ["  <asset>", *_env_asset_lines(scene, rel), "  </asset>", ""]
     main += [
         '  <include file="objects.xml"/>',
@@ -153,7 +166,7 @@ def mjcf_documents(scene: SceneData, out_dir: Path) -> dict[str, str]:
         "  <worldbody>",
         *_light_lines(scene),
         *_support_lines(scene),
-        _overview_camera(scene),
+        *cameras,
         "  </worldbody>",
         "</mujoco>",
         "",
@@ -176,7 +189,8 @@ def mjcf_documents(scene: SceneData, out_dir: Path) -> dict[str, str]:
 def mjcf_string(scene: SceneData) -> str:
     """One self-contained MJCF document with absolute asset paths (for in-memory loading)."""
     root = scene.root.resolve() if scene.root is not None else Path(".").resolve()
-    lines = _header(scene, str(root))
+    cameras, width, height = _cameras(scene)
+    lines = _header(scene, str(root), width, height)
     rel = lambda p: Path(p).as_posix()  # noqa: E731
     lines += [
         "  <asset>",
@@ -186,7 +200,7 @@ def mjcf_string(scene: SceneData) -> str:
         "  <worldbody>",
         *_light_lines(scene),
         *_support_lines(scene),
-        _overview_camera(scene),
+        *cameras,
         *_body_lines(scene),
         "  </worldbody>",
         "</mujoco>",

@@ -153,7 +153,7 @@ SIMULATION_STAGES: dict[str, StageSpec] = {
     for spec in [
         StageSpec(
             name="export",
-            version=3,  # 3: one metric frame (scale stage), keyframe cameras; 2: geometry scaled by physics' scale_from_sizes
+            version=4,  # 4: a MuJoCo camera per keyframe in mjcf/scene.xml; 3: one metric frame (scale stage), keyframe cameras; 2: geometry scaled by physics' scale_from_sizes
             description="scene.json and MJCF, URDF, USD, SDFormat scenes, the splat, the keyframe cameras, provenance",
             upstream=("frames", "poses", "splat", "segment", "scale", "mesh", "collision", "physics"),
             config_cls=ExportConfig,

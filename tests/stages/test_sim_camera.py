@@ -170,3 +170,47 @@ def test_object_depth_agrees_with_mujoco(scene):
     diff = np.abs(frame.depth - mj_depth)[both]
     assert both.sum() > 100 and (mj_depth[inner] < 3.0).mean() > 0.97  # the two cameras line up
     assert np.median(diff) < 0.007, np.median(diff)
+
+
+def test_mjcf_keyframe_cameras_line_up_with_the_splat(scene):
+    """The exported mjcf/scene.xml has a camera per keyframe of cameras.json; MuJoCo's
+    segmentation render of one (an object moved) and the SplatCamera's object ids of the
+    same name and state cover the same pixels. Measured IoU per object 0.77, 0.73, 0.84 at
+    160x120 (objects of 180-380 px): the oracle splat's Gaussians sit on the true surfaces,
+    but they reach past the mesh by about a scale, so the splat's masks are ~25% larger
+    (342 px vs MuJoCo's 268). The same render with the MuJoCo camera turned by 1 degree
+    gives 0.61-0.69, with its principal point 10 px off 0.03-0.23: 0.7 tells them apart."""
+    import mujoco
+
+    from splat2sim.scene.keyframes import read_keyframes
+
+    names = [f.name for f in read_keyframes(scene.root / "cameras.json")]
+    xml = (scene.root / "mjcf" / "scene.xml").read_text()
+    assert all(f'<camera name="{n}"' in xml for n in names)
+    model = mujoco.MjModel.from_xml_path(str(scene.root / "mjcf" / "scene.xml"))
+    data = mujoco.MjData(model)
+    name = scene.bodies[1].name
+    pose = _moved(scene, name, (0.04, 0.03, 0.0), 30.0)
+    adr = model.jnt_qposadr[model.body(name).jntadr[0]]
+    q = np.zeros(4)
+    mujoco.mju_mat2Quat(q, pose[:3, :3].ravel())
+    data.qpos[adr : adr + 7] = np.r_[pose[:3, 3], q]
+    mujoco.mj_forward(model, data)
+    cam = scene.camera()
+    splat = cam.render(data, camera="keyframe_003", mujoco_model=model, width=W, height=H)
+    keyframe = cam.render({name: pose}, camera="keyframe_003", width=W, height=H)
+    assert np.abs(splat.rgb - keyframe.rgb).max() < 1e-3  # the MuJoCo camera is the keyframe's
+    renderer = mujoco.Renderer(model, height=H, width=W)
+    try:
+        renderer.enable_segmentation_rendering()
+        renderer.update_scene(data, camera="keyframe_003")
+        seg = renderer.render()  # [H,W,2] (object id, object type)
+    finally:
+        renderer.close()
+    geom = np.where(seg[..., 1] == mujoco.mjtObj.mjOBJ_GEOM, seg[..., 0], -1)
+    body_of_pixel = np.where(geom >= 0, model.geom_bodyid[np.maximum(geom, 0)], -1)  # [H,W]
+    ious = []
+    for index, body_name in enumerate(splat.names):
+        mine, theirs = splat.object_ids == index, body_of_pixel == model.body(body_name).id
+        ious.append((mine & theirs).sum() / max((mine | theirs).sum(), 1))
+    assert min(ious) > 0.7, ious

@@ -270,7 +270,7 @@ def readme(scene, prov: dict, warnings: list[str], formats: dict) -> str:
         "",
         "## Open it",
         "",
-        "- MuJoCo: `python -m mujoco.viewer --mjcf mjcf/scene.xml`",
+        "- MuJoCo: `python -m mujoco.viewer --mjcf mjcf/scene.xml` (a camera per filmed keyframe, named as in `cameras.json`)",
         "- pybullet: `python urdf/load_pybullet.py --gui` (passes `URDF_USE_INERTIA_FROM_FILE`)",
         "- USD (Isaac Sim, usdview): open `usd/scene.usda`",
         "- Gazebo: `gz sim sdf/scene.sdf`; Drake: `Parser(plant).AddModels('sdf/scene.sdf')`",
@@ -311,6 +311,8 @@ def run(ctx: StageContext) -> None:
     if problems:
         raise StageError("the exported scene is invalid: " + "; ".join(problems[:5]), hint="check the upstream stages' outputs")
     save_scene(scene, ctx.out_dir / "scene.json")
+    with ctx.timed("cameras"):  # before the formats: the MJCF carries a camera per keyframe
+        ctx.metrics["cameras"] = write_cameras(ctx)
     formats = [f for f in ("mjcf", "urdf", "usd", "sdf") if getattr(cfg, f)]
     with ctx.timed("formats"):
         written = write_formats(scene, ctx.out_dir, formats)
@@ -319,8 +321,6 @@ def run(ctx: StageContext) -> None:
             _, messages = compile_model(written["mjcf"])
         for m in messages:
             ctx.warn(f"MuJoCo compiler: {m}")
-    with ctx.timed("cameras"):
-        ctx.metrics["cameras"] = write_cameras(ctx)
     (ctx.out_dir / "README.md").write_text(readme(scene, scene.provenance, ctx.warnings, written))
     ctx.metrics.update(
         {
