@@ -13,9 +13,12 @@ world direction) and rasterizes them with the background in one pass, so occlusi
 between objects and the scene is exact.
 
 The table under an object was never seen by the camera, so when the object moves its
-footprint would show a hole. ``fill_support`` covers each object's footprint on the
-support plane (at the filmed pose) with flat Gaussians coloured like the support around
-it (inverse-distance weights of the nearest support Gaussians outside the footprint).
+footprint would show a hole. ``fill_support`` covers the hole (the cells of the object's
+footprint at its scene pose that the support's splat leaves uncovered, seen from above)
+with flat Gaussians coloured like the support around it (inverse-distance weights of the
+nearest support Gaussians outside the footprint). An object's patch is drawn only once
+the object has left its scene pose (by more than ``MOVED_M`` or ``MOVED_DEG``): at the
+scene's own poses the render is the splat as it was filmed, contact shadows included.
 
 Conventions: poses are 4x4 ``world_from_body`` (metres, +z up); cameras are
 ``world_from_camera`` in OpenCV axes (x right, y down, z forward) with intrinsics
@@ -33,6 +36,7 @@ from splat2sim.errors import InputError
 from splat2sim.geometry.transforms import quat_to_matrix
 
 FIELDS = ("means", "log_scales", "quats", "opacity_logits", "sh")
+MOVED_M, MOVED_DEG = 0.001, 0.5  # an object farther than this from its scene pose shows its support patch
 
 
 @dataclass
@@ -69,11 +73,41 @@ def _rotate_quats(quats: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     ).astype(np.float32)  # fmt: skip
 
 
-def support_patch(background: dict, footprint_xy: np.ndarray, plane_z: float, spacing: float = 0.004, ring: float = 0.03) -> dict:
-    """Flat Gaussians on the support plane covering ``footprint_xy`` [K,2] (a convex
-    polygon's points; its hull grown by 1 cm is filled), coloured from the background
-    Gaussians within ``ring`` of it that lie on the plane (inverse-distance weights of the
-    8 nearest). Empty when there is no support around it to copy."""
+def _seen_from_above(background: dict, cells: np.ndarray, plane_z: float, near: int = 32) -> np.ndarray:
+    """[K] opacity that the support's Gaussians (means within 1 cm of the plane) give each
+    cell [K,2] seen from straight above: 1 - prod(1 - o_i g_i(cell)), g_i the Gaussian's
+    footprint on the plane (the xy block of its covariance), over its ``near`` nearest."""
+    from scipy.spatial import cKDTree
+
+    m = background["means"]
+    on = np.flatnonzero(np.abs(m[:, 2] - plane_z) < 0.01)
+    if len(on) == 0:
+        return np.zeros(len(cells))
+    q = np.asarray(background["quats"][on], np.float64)
+    w, x, y, z = (q / np.linalg.norm(q, axis=1, keepdims=True)).T
+    rot = np.stack(
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w), 2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], 1
+    ).reshape(-1, 2, 3)  # [M,2,3]: rows x, y of R
+    cov = np.einsum("mij,mj,mkj->mik", rot, np.exp(2 * np.asarray(background["log_scales"][on], np.float64)), rot)  # [M,2,2]
+    inv = np.linalg.inv(cov + 1e-10 * np.eye(2))
+    k = min(near, len(on))
+    _, idx = cKDTree(m[on, :2]).query(cells, k=k)  # [K,k]
+    idx = idx.reshape(len(cells), k)
+    d = cells[:, None, :] - m[on][idx][..., :2]  # [K,k,2]
+    g = np.exp(-0.5 * np.einsum("kni,knij,knj->kn", d, inv[idx], d))  # [K,k]
+    o = 1 / (1 + np.exp(-np.asarray(background["opacity_logits"][on], np.float64)))
+    return 1 - np.prod(1 - np.minimum(o[idx] * g, 0.99), axis=1)
+
+
+def support_patch(background: dict, footprint_xy: np.ndarray, plane_z: float, spacing: float = 0.004, ring: float = 0.03,
+                  grow: float = 0.01, below: float = 0.005) -> dict:  # fmt: skip
+    """Flat Gaussians on the support plane filling the hole the support's splat has under
+    an object: the cells of ``footprint_xy`` [K,2] (a convex polygon's points; its hull
+    grown by ``grow`` is searched) that the support's Gaussians cover less than half,
+    seen from above (``_seen_from_above``); the support that was seen stays as it was.
+    Coloured from the background Gaussians within ``ring`` of it that lie on the plane
+    (inverse-distance weights of the 8 nearest) and ``below`` the plane, so the seen
+    support draws in front of them. Empty when there is no hole or no support around it."""
     from scipy.spatial import ConvexHull, Delaunay, cKDTree
 
     pts = np.asarray(footprint_xy, np.float64)
@@ -81,12 +115,13 @@ def support_patch(background: dict, footprint_xy: np.ndarray, plane_z: float, sp
         return {}
     centre = pts.mean(0)
     away = pts - centre
-    grown = pts + 0.01 * away / np.maximum(np.linalg.norm(away, axis=1, keepdims=True), 1e-9)  # 1 cm out
+    grown = pts + grow * away / np.maximum(np.linalg.norm(away, axis=1, keepdims=True), 1e-9)  # ``grow`` out
     hull = Delaunay(grown[ConvexHull(grown).vertices])
     lo, hi = grown.min(0), grown.max(0)
     gx, gy = np.meshgrid(np.arange(lo[0], hi[0] + spacing, spacing), np.arange(lo[1], hi[1] + spacing, spacing), indexing="ij")
     cells = np.stack([gx.ravel(), gy.ravel()], 1)
     cells = cells[hull.find_simplex(cells) >= 0]
+    cells = cells[_seen_from_above(background, cells, plane_z) < 0.5] if len(cells) else cells
     m = background["means"]
     on_plane = np.abs(m[:, 2] - plane_z) < 0.01
     near = on_plane & (np.linalg.norm(m[:, :2] - centre, axis=1) < np.linalg.norm(grown - centre, axis=1).max() + ring)
@@ -102,7 +137,7 @@ def support_patch(background: dict, footprint_xy: np.ndarray, plane_z: float, sp
     patch_sh = np.zeros((n,) + sh.shape[1:], np.float32)
     patch_sh[:, 0, :] = np.einsum("nk,nkc->nc", w, sh[idx, 0, :])  # DC only: a matte surface
     return {
-        "means": np.c_[cells, np.full(n, plane_z)].astype(np.float32),
+        "means": np.c_[cells, np.full(n, plane_z - below)].astype(np.float32),
         "log_scales": np.log(np.tile([0.75 * spacing, 0.75 * spacing, 5e-4], (n, 1))).astype(np.float32),
         "quats": np.tile(np.float32([1, 0, 0, 0]), (n, 1)),
         "opacity_logits": np.full(n, 4.6, np.float32),  # opacity 0.99
@@ -125,7 +160,7 @@ class SplatCamera:
         owned = np.zeros(len(whole["means"]), bool)
         self.names: list[str] = []
         self._objects: list[dict] = []
-        patches = []
+        footprints = []
         plane_z = float((scene.environment.get("support_plane") or {}).get("center", [0, 0, 0])[2])
         for body in scene.bodies:
             if not body.splat:
@@ -134,19 +169,13 @@ class SplatCamera:
             owned |= _owned_rows(whole, part)
             self.names.append(body.name)
             self._objects.append(part)
-            if fill_support:
-                xy = part["means"][:, :2] + np.asarray(body.position[:2], np.float32)
-                patches.append(xy)
+            home = _matrix(body.position, body.quaternion)
+            footprints.append((part["means"] @ home[:3, :3].T + home[:3, 3])[:, :2])
         self.background = {k: whole[k][~owned] for k in FIELDS}
         self.owned = int(owned.sum())
-        if fill_support:
-            filled = [support_patch(self.background, xy, plane_z) for xy in patches]
-            filled = [p for p in filled if p]
-            if filled:
-                self.background = {k: np.concatenate([self.background[k]] + [p[k] for p in filled]) for k in FIELDS}
-            self.filled = sum(len(p["means"]) for p in filled)
-        else:
-            self.filled = 0
+        self._home = self.poses()  # {name: [4,4]} the scene's poses
+        self._patches = [support_patch(self.background, xy, plane_z) if fill_support else {} for xy in footprints]  # per object, {} = none
+        self.filled = sum(len(p["means"]) for p in self._patches if p)
 
     # ------------------------------------------------------------------ state and camera
     def poses(self, state=None) -> dict[str, np.ndarray]:
@@ -237,6 +266,10 @@ class SplatCamera:
             moved["quats"] = _rotate_quats(local["quats"], r)
             parts.append(moved)
             ids.append(np.full(len(local["means"]), index, np.int64))
+            patch = self._patches[index]
+            if patch and _moved(self._home[name], pose):
+                parts.append(patch)
+                ids.append(np.full(len(patch["means"]), -1, np.int64))
         g = Gaussians(*(torch.from_numpy(np.ascontiguousarray(np.concatenate([p[k] for p in parts]))) for k in FIELDS))
         owner = torch.from_numpy(np.concatenate(ids))
         cams = Cameras(torch.tensor(np.asarray(world_from_camera)[None], dtype=torch.float32),
@@ -268,6 +301,12 @@ def _render_with_owners(g, cams, owner, count: int, backend: str, render):
     mine = owner >= 0
     onehot[mine, owner[mine]] = 1.0
     return render_features(g, cams, onehot, backend=backend)
+
+
+def _moved(home: np.ndarray, pose: np.ndarray) -> bool:
+    """Whether ``pose`` is farther from ``home`` (both [4,4]) than MOVED_M or MOVED_DEG."""
+    cos = np.clip((np.trace(home[:3, :3].T @ pose[:3, :3]) - 1) / 2, -1.0, 1.0)
+    return bool(np.linalg.norm(pose[:3, 3] - home[:3, 3]) > MOVED_M or np.degrees(np.arccos(cos)) > MOVED_DEG)
 
 
 def _matrix(position, quaternion) -> np.ndarray:

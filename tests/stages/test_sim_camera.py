@@ -43,16 +43,51 @@ def _whole_render(scene, frame):
 
 def test_the_filmed_state_is_the_whole_splat(scene):
     """Split into background and objects and put back at the filmed poses, the splat renders
-    as it was: exactly without the support fill; with it, the fill hides under the objects."""
+    as it was, with or without the support fill (an object's patch is drawn only once it
+    has moved); a moved object brings its patch."""
     whole = _whole_render(scene, 3)
     plain = scene.camera(fill_support=False)
     assert plain.owned == sum(len(o["means"]) for o in plain._objects) > 0
     exact = plain.render(camera=3, width=W, height=H)
     assert np.abs(exact.rgb - whole).max() < 1e-5  # the same Gaussians, another order: float rounding only
-    filled = scene.camera().render(camera=3, width=W, height=H)
-    psnr = 10 * np.log10(1.0 / np.mean((filled.rgb - whole) ** 2))
-    assert psnr > 35, psnr  # measured 4x.x dB: the fill shows only where an outline is thinner than 1 cm
+    cam = scene.camera()
+    # the oracle splat samples the whole true table, under the objects too: no hole to fill
+    assert cam.filled == 0
+    filled = cam.render(camera=3, width=W, height=H)
+    assert np.abs(filled.rgb - whole).max() < 1e-5
     assert set(np.unique(filled.object_ids)) == {-1, 0, 1, 2}  # every object is seen in keyframe 3
+
+
+def test_the_support_patch_fills_only_the_hole_and_only_once_moved(scene):
+    """Cut a hole in the table under the first object (as a filmed splat has one): the patch
+    covers the hole's cells, not the support around it that was seen, and is drawn only
+    once the object has left its pose by more than MOVED_M / MOVED_DEG."""
+    from scipy.spatial import Delaunay
+
+    from splat2sim.scene.camera import FIELDS, _seen_from_above, support_patch
+
+    cam = scene.camera(fill_support=False)
+    name = scene.bodies[0].name
+    foot = cam._objects[0]["means"][:, :2] + np.asarray(scene.body(name).position[:2], np.float32)
+    bg = cam.background
+    plane_z = float(scene.environment["support_plane"]["center"][2])
+    under = (Delaunay(foot).find_simplex(bg["means"][:, :2]) >= 0) & (np.abs(bg["means"][:, 2] - plane_z) < 0.01)
+    holed = {k: bg[k][~under] for k in FIELDS}
+    patch = support_patch(holed, foot, plane_z)
+    assert under.sum() > 10 and len(patch["means"]) > 20
+    inside = Delaunay(foot).find_simplex(patch["means"][:, :2]) >= 0
+    assert inside.mean() > 0.8, inside.mean()  # the hole (grown 1 cm) and little else
+    assert _seen_from_above(holed, patch["means"][:, :2].astype(np.float64), plane_z).max() < 0.5
+    cam.background, cam._patches[0] = holed, patch
+    home = cam.render(camera=3, width=W, height=H).rgb
+    nudged = _moved(scene, name, (0.0005, 0.0, 0.0), 0.2)  # under MOVED_M and MOVED_DEG: the patch stays off
+    cam._patches[0] = {}
+    bare_nudged, bare_away = (cam.render({name: p}, camera=3, width=W, height=H).rgb for p in (nudged, _moved(scene, name, (0.0, 0.0, 10.0), 0.0)))
+    cam._patches[0] = patch
+    assert np.abs(cam.render(camera=3, width=W, height=H).rgb - home).max() == 0
+    assert np.abs(cam.render({name: nudged}, camera=3, width=W, height=H).rgb - bare_nudged).max() < 1e-5
+    away = cam.render({name: _moved(scene, name, (0.0, 0.0, 10.0), 0.0)}, camera=3, width=W, height=H).rgb
+    assert np.abs(away - bare_away).max() > 0.1  # the hole is covered once the object is gone
 
 
 def _mujoco_state(scene, moves: dict):
