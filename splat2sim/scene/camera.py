@@ -167,6 +167,8 @@ class SplatCamera:
                 continue
             part = read_gaussians_ply(scene.asset(body.splat))
             owned |= _owned_rows(whole, part)
+            if float(body.scale) != 1.0:  # a variant's scaled body: its splat scales with it, about the body origin
+                part = {**part, "means": part["means"] * np.float32(body.scale), "log_scales": part["log_scales"] + np.float32(np.log(body.scale))}
             self.names.append(body.name)
             self._objects.append(part)
             home = _matrix(body.position, body.quaternion)
@@ -236,15 +238,17 @@ class SplatCamera:
 
     # ------------------------------------------------------------------ render
     def render(self, state=None, *, camera=0, world_from_camera=None, intrinsics=None, width: int | None = None,
-               height: int | None = None, mujoco_model=None) -> SplatFrame:  # fmt: skip
+               height: int | None = None, mujoco_model=None, appearance: dict | None = None) -> SplatFrame:  # fmt: skip
         """Render the state (see :meth:`poses`) from a camera: a keyframe name or index of
         export/cameras.json (default the first), a MuJoCo camera name (with
         ``mujoco_model`` and an MjData ``state``), or ``world_from_camera`` (OpenCV axes) with
         ``intrinsics`` (fx, fy, cx, cy) and ``width`` / ``height``. A keyframe rendered at
-        another ``width`` / ``height`` is scaled."""
+        another ``width`` / ``height`` is scaled. ``appearance``: a variant's appearance
+        record (splat2sim.scene.appearance: object tints, camera jitter, brightness, gain)."""
         import torch
 
         from splat2sim.render import Cameras, Gaussians, render
+        from splat2sim.scene import appearance as look
 
         if world_from_camera is None:
             if mujoco_model is not None and isinstance(camera, str):
@@ -255,13 +259,16 @@ class SplatCamera:
                 intrinsics = k * np.array([width / w0, height / h0, width / w0, height / h0])
         if intrinsics is None or width is None or height is None:
             raise InputError("a camera given by its pose needs intrinsics, width and height", hint="or pass camera= a keyframe name")
+        tints = (appearance or {}).get("tints") or {}
+        if appearance:
+            world_from_camera = look.jitter_camera(world_from_camera, appearance)
         poses = self.poses(state)
         parts = [self.background]
         ids = [np.full(len(self.background["means"]), -1, np.int64)]
         for index, (name, local) in enumerate(zip(self.names, self._objects)):
             pose = poses[name]
             r, t = pose[:3, :3], pose[:3, 3]
-            moved = dict(local)
+            moved = look.tint_gaussians(local, tints[name]) if name in tints else dict(local)
             moved["means"] = (local["means"] @ r.T + t).astype(np.float32)
             moved["quats"] = _rotate_quats(local["quats"], r)
             parts.append(moved)
@@ -285,6 +292,7 @@ class SplatCamera:
             best = w.argmax(-1)
             # an object owns the pixel when it gives more than half of what is seen there
             object_ids = np.where(np.take_along_axis(w, best[..., None], -1)[..., 0] > 0.5 * np.maximum(alpha, 1e-6), best, -1).astype(np.int16)
+        rgb = look.apply_image(rgb, appearance) if appearance else rgb
         return SplatFrame(rgb.astype(np.float32), depth.astype(np.float32), object_ids, list(self.names))
 
 

@@ -29,6 +29,9 @@ class RandomizeSettings:
     gap: float = 0.01  # least gap between object footprints (m)
     settle_seconds: float = 1.0  # MuJoCo settling after placement (0 = do not settle)
     max_tries: int = 500
+    brightness_jitter: float = 0.2  # splat render: brightness multiplier in [1 - b, 1 + b]
+    camera_jitter_m: float = 0.01  # splat render: camera shift N(0, m) per axis (its own frame)
+    camera_jitter_deg: float = 1.0  # splat render: camera rotation vector N(0, deg) per axis
 
 
 def _footprint(scene: SceneData, body) -> tuple[float, float]:
@@ -73,7 +76,8 @@ def sample_variant(
         b.inertial = {"mass": mass, "center_of_mass": com, "inertia": inertia.tolist()}
         b.contact = {**b.contact, "friction": friction, "static_friction": friction, "dynamic_friction": friction, "restitution": restitution}
         b.appearance = {"rgba": rgba}
-        sampled["bodies"][b.name] = {"scale": b.scale, "mass": mass, "friction": friction, "restitution": restitution, "rgba": rgba}
+        sampled["bodies"][b.name] = {"scale": b.scale, "mass": mass, "friction": friction, "restitution": restitution, "rgba": rgba,
+                                     "tint": np.round(tint, 5).tolist()}  # fmt: skip
     if s.resample_poses:
         _place(scene, rng, s, footprints, sampled)
     lights = []
@@ -90,6 +94,12 @@ def sample_variant(
         lights.append(light)
         sampled["lights"].append({"gain": gain, "dir": light["dir"]})
     scene.environment = {**scene.environment, "lights": lights}
+    from splat2sim.scene.appearance import sample_appearance
+
+    # its own stream, so the physics and mesh draws stay those of (seed, index) without it
+    sampled["appearance"] = sample_appearance(np.random.default_rng([int(seed), int(index), 1]), {n: v["tint"] for n, v in sampled["bodies"].items()},
+                                              brightness_jitter=s.brightness_jitter, colour_jitter=s.colour_jitter,
+                                              camera_jitter_m=s.camera_jitter_m, camera_jitter_deg=s.camera_jitter_deg)  # fmt: skip
     if s.settle_seconds > 0 and scene.bodies:
         sampled["settle"] = settle_in_place(scene, s.settle_seconds)
     sampled["settings"] = asdict(s)

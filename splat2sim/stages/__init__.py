@@ -169,7 +169,7 @@ SIMULATION_STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="variants",
-            version=1,
+            version=2,  # 2: an appearance record per variant (splat render: brightness, gain, tints, camera jitter)
             description="domain-randomized scenes in every format, each loaded and settled",
             upstream=("export", "check"),
             config_cls=VariantsConfig,

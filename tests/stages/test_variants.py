@@ -105,3 +105,24 @@ def test_a_crowded_support_places_what_fits_and_records_the_rest(ws):
 
         mujoco.mj_step(model, data, 100)
         assert np.all(np.isfinite(data.qpos))
+
+
+def test_a_stored_variant_renders_through_the_splat_with_its_appearance(ws):
+    """variants.json keeps each variant's appearance record; a variant's scene.json renders
+    through SplatCamera (its bodies' splats scaled with them) and its record applies."""
+    from splat2sim.scene import load
+
+    record = json.loads((ws / "variants" / "variants.json").read_text())
+    entry = record["variants"][0]
+    look = entry["appearance"]
+    assert set(look) == {"brightness", "gain", "tints", "camera"} and abs(look["brightness"] - 1) <= 0.2
+    variant = load(ws / "variants" / entry["folder"] / "scene.json")
+    assert variant.provenance["variant"]["appearance"] == look
+    cam = variant.camera()
+    body = variant.bodies[0]
+    local = cam._objects[0]["means"]  # [N,3] body frame, scaled
+    base = load(ws).camera()._objects[0]["means"]
+    assert np.allclose(local, base * body.scale, atol=1e-6) and body.scale != 1.0
+    plain = cam.render(camera=3, width=64, height=48)
+    varied = cam.render(camera=3, width=64, height=48, appearance=look)
+    assert (plain.object_ids >= 0).any() and np.abs(varied.rgb - plain.rgb).mean() > 0.005

@@ -87,6 +87,9 @@ def run(ctx: StageContext) -> None:
         colour_jitter=cfg.colour_jitter,
         light_jitter=cfg.light_jitter,
         settle_seconds=cfg.settle_seconds,
+        brightness_jitter=cfg.brightness_jitter,
+        camera_jitter_m=cfg.camera_jitter_m,
+        camera_jitter_deg=cfg.camera_jitter_deg,
     )
     record = {
         "seed": cfg.seed,
@@ -103,6 +106,9 @@ def run(ctx: StageContext) -> None:
             "restitution": "uniform in the restitution range",
             "colour": f"rgb multiplier uniform in [{1 - cfg.colour_jitter}, {1 + cfg.colour_jitter}] per channel",
             "lights": f"intensity x uniform [{1 - cfg.light_jitter}, {1 + cfg.light_jitter}], direction tilt N(0, {cfg.light_jitter / 2})",
+            "appearance": f"splat render (SplatCamera.render(appearance=...)): brightness x uniform [{1 - cfg.brightness_jitter}, "
+            f"{1 + cfg.brightness_jitter}], gain per channel uniform [{1 - cfg.colour_jitter / 2}, {1 + cfg.colour_jitter / 2}], "
+            f"object tints = the colour draws, camera shift N(0, {cfg.camera_jitter_m} m) and rotation N(0, {cfg.camera_jitter_deg} deg) per axis",
         },
         "variants": [],
     }
