@@ -14,11 +14,12 @@ between objects and the scene is exact.
 
 The table under an object was never seen by the camera, so when the object moves its
 footprint would show a hole. ``fill_support`` covers the hole (the cells of the object's
-footprint at its scene pose that the support's splat leaves uncovered, seen from above)
+footprint where it was filmed that the support's splat leaves uncovered, seen from above)
 with flat Gaussians coloured like the support around it (inverse-distance weights of the
 nearest support Gaussians outside the footprint). An object's patch is drawn only once
-the object has left its scene pose (by more than ``MOVED_M`` or ``MOVED_DEG``): at the
-scene's own poses the render is the splat as it was filmed, contact shadows included.
+the object has left its filmed pose (by more than ``MOVED_M`` or ``MOVED_DEG``): at the
+filmed poses the render is the splat as it was filmed, contact shadows included; a
+variant's scene, whose objects were placed elsewhere, shows every patch.
 
 Conventions: poses are 4x4 ``world_from_body`` (metres, +z up); cameras are
 ``world_from_camera`` in OpenCV axes (x right, y down, z forward) with intrinsics
@@ -36,7 +37,9 @@ from splat2sim.errors import InputError
 from splat2sim.geometry.transforms import quat_to_matrix
 
 FIELDS = ("means", "log_scales", "quats", "opacity_logits", "sh")
-MOVED_M, MOVED_DEG = 0.001, 0.5  # an object farther than this from its scene pose shows its support patch
+# an object farther than this from its filmed pose shows its support patch (check's repairs
+# lift objects by up to ~2 mm, which uncovers nothing)
+MOVED_M, MOVED_DEG = 0.005, 1.0
 
 
 @dataclass
@@ -161,21 +164,26 @@ class SplatCamera:
         self.names: list[str] = []
         self._objects: list[dict] = []
         footprints = []
+        self._home: dict[str, np.ndarray] = {}  # {name: [4,4]} each object's filmed pose (a variant's scene moved it)
         plane_z = float((scene.environment.get("support_plane") or {}).get("center", [0, 0, 0])[2])
         for body in scene.bodies:
             if not body.splat:
                 continue
             part = read_gaussians_ply(scene.asset(body.splat))
-            owned |= _owned_rows(whole, part)
+            mine = _owned_rows(whole, part)  # [N] this body's Gaussians in the whole splat, where they were filmed
+            owned |= mine
+            filmed = _matrix(body.position, body.quaternion)
+            if mine.any():  # export writes the body's splat as a translated copy: the filmed pose is that translation
+                filmed = np.eye(4)
+                filmed[:3, 3] = whole["means"][mine].astype(np.float64).mean(0) - part["means"].astype(np.float64).mean(0)
+            footprints.append((part["means"] @ filmed[:3, :3].T + filmed[:3, 3])[:, :2])  # [n,2] where it stood, filmed size
             if float(body.scale) != 1.0:  # a variant's scaled body: its splat scales with it, about the body origin
                 part = {**part, "means": part["means"] * np.float32(body.scale), "log_scales": part["log_scales"] + np.float32(np.log(body.scale))}
             self.names.append(body.name)
             self._objects.append(part)
-            home = _matrix(body.position, body.quaternion)
-            footprints.append((part["means"] @ home[:3, :3].T + home[:3, 3])[:, :2])
+            self._home[body.name] = filmed
         self.background = {k: whole[k][~owned] for k in FIELDS}
         self.owned = int(owned.sum())
-        self._home = self.poses()  # {name: [4,4]} the scene's poses
         self._patches = [support_patch(self.background, xy, plane_z) if fill_support else {} for xy in footprints]  # per object, {} = none
         self.filled = sum(len(p["means"]) for p in self._patches if p)
 

@@ -123,6 +123,10 @@ def test_a_stored_variant_renders_through_the_splat_with_its_appearance(ws):
     local = cam._objects[0]["means"]  # [N,3] body frame, scaled
     base = load(ws).camera()._objects[0]["means"]
     assert np.allclose(local, base * body.scale, atol=1e-6) and body.scale != 1.0
+    filmed = load(ws / "export" / "scene.json")
+    for name, home in cam._home.items():  # the filmed poses, which the patches' footprints follow, not the variant's
+        assert np.allclose(home[:3, 3], filmed.body(name).position, atol=1e-5)
+        assert np.linalg.norm(np.asarray(variant.body(name).position[:2]) - home[:2, 3]) > 1e-3
     plain = cam.render(camera=3, width=64, height=48)
     varied = cam.render(camera=3, width=64, height=48, appearance=look)
     assert (plain.object_ids >= 0).any() and np.abs(varied.rgb - plain.rgb).mean() > 0.005
