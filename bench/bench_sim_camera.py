@@ -40,7 +40,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 from machine import cpu_model  # noqa: E402
 
-E2E = Path("/work/main/workspaces/bench_e2e")
+E2E = REPO / "workspaces" / "bench_e2e"  # built by bench/bench_e2e.py
 WORKSPACES = E2E / "after__59b650d__the_build_s_own_choice_"
 OUT = REPO / "bench" / "results" / "sim_camera.json"
 MOVE, TURN_DEG, CLEARANCE = 0.08, 30.0, 0.01
