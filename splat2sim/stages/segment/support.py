@@ -10,7 +10,8 @@ import numpy as np
 
 from splat2sim.stages.segment.footprints import footprint_grid
 
-MAX_BEYOND_SUPPORT = 0.005  # share of a cluster's Gaussians allowed over the support's edge (a stray or two)
+MAX_BEYOND_SUPPORT = 0.005  # share of a cluster's Gaussians allowed over the support's edge
+MAX_STRAYS = 2  # ... and always a stray or two (the share alone rejected a 92-Gaussian ball near the edge for one)
 MIN_DENSITY_RATIO = 0.5  # an object covers its footprint at least half as densely as the support (see density_ratio)
 
 
