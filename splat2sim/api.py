@@ -21,6 +21,7 @@ from pathlib import Path
 from splat2sim import __version__
 from splat2sim.config import Config, dump_config, load_config, read_config_file
 from splat2sim.errors import ConfigError, Splat2SimError, WorkspaceError, resource_error, translate_resource_faults
+from splat2sim.estimate import announce, learn
 from splat2sim.hardware import PresetChoice, resolve_preset
 from splat2sim.progress import NullReporter, Reporter
 from splat2sim.stages import STAGES, StageContext, StageSpec
@@ -197,6 +198,7 @@ def _run_stage_unchecked(ws: Workspace, spec: StageSpec, config: Config, input_p
     fingerprint, upstream, inputs = _fingerprint(ws, spec, config, input_path)
     runner = spec.load_runner()
     reporter.stage_started(spec.name, spec.description)
+    est = announce(ws.root, spec.name, config, reporter)
     started = time.time()
     t0 = time.perf_counter()
     with ws.staging(spec.name) as staged:
@@ -211,6 +213,8 @@ def _run_stage_unchecked(ws: Workspace, spec: StageSpec, config: Config, input_p
             reporter.stage_failed(spec.name, exc)
             raise
         seconds = time.perf_counter() - t0
+        stamp, guess = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)), round(est.seconds, 1) if est else None
+        timings = {"started": stamp, "seconds": round(seconds, 3), "steps": ctx.timings, "estimate_seconds": guess}
         record = StageRecord(
             stage=spec.name,
             stage_version=spec.version,
@@ -223,16 +227,13 @@ def _run_stage_unchecked(ws: Workspace, spec: StageSpec, config: Config, input_p
             warnings=ctx.warnings,
             fallbacks=ctx.fallbacks,
             backend=ctx.backend,
-            timings={
-                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-                "seconds": round(seconds, 3),
-                "steps": ctx.timings,
-            },
+            timings=timings,
             splat2sim_version=__version__,
             host=host_info(),
         )
         ws.commit(spec.name, staged, record)
     ws.clear_failure(spec.name)
+    learn(est, seconds)
     reporter.stage_finished(spec.name, seconds, ctx.summary, ctx.warnings)
     return StageOutcome(spec.name, "ran", "", seconds, record)
 
@@ -304,8 +305,7 @@ def build(
         if choice is not None and choice.chosen == "auto":
             reporter.note("build", f"preset {choice.name}, chosen for this machine ({choice.reason}); --preset overrides it")
         order = list(layout.STAGE_ORDER)
-        last = order.index(until) if until else len(order) - 1
-        first = order.index(from_stage) if from_stage else 0
+        last, first = (order.index(until) if until else len(order) - 1), (order.index(from_stage) if from_stage else 0)
         for index, name in enumerate(order[: last + 1]):
             if name not in STAGES:
                 result.not_implemented.append(name)

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("MUJOCO_GL", "egl")
+# the tests' tiny builds must not teach this machine's stage-time estimates (splat2sim.estimate)
+os.environ.setdefault("SPLAT2SIM_STAGE_RATES", os.path.join(__import__("tempfile").mkdtemp(prefix="splat2sim-rates-"), "stage_rates.json"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -1,0 +1,79 @@
+"""Stage-time estimates: work counted from the workspace and config, the reference rate
+before a machine's first run, this machine's rate after it, and the note before a long stage."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from splat2sim import estimate as E
+from splat2sim.config import Config
+
+
+@pytest.fixture
+def rates(tmp_path, monkeypatch):
+    path = tmp_path / "rates" / "stage_rates.json"
+    monkeypatch.setenv("SPLAT2SIM_STAGE_RATES", str(path))
+    return path
+
+
+@pytest.fixture
+def ws(tmp_path):
+    root = tmp_path / "ws"
+    (root / "frames").mkdir(parents=True)
+    frames = {"image_size": {"width": 640, "height": 480}, "frames": [{"file": f"images/{i}.jpg"} for i in range(40)]}
+    (root / "frames" / "frames.json").write_text(json.dumps(frames))
+    return root
+
+
+class Notes:
+    def __init__(self):
+        self.lines = []
+
+    def note(self, stage, message):
+        self.lines.append((stage, message))
+
+
+def test_work_and_reference_rate(ws, rates):
+    config = Config.defaults().apply({"splat": {"iterations": 1000, "train_max_side": 320, "max_gaussians": 30000}}, origin="test")
+    est = E.estimate(ws, "splat", config)
+    # 1000 iterations x 320x240 px (0.0768 Mpx) x 3 (30k Gaussians / 10k) = 230.4 units
+    assert est.work.units == pytest.approx(230.4) and est.seconds == pytest.approx(230.4 * E.REFERENCE_RATES["splat"])
+    assert est.source == "reference 2-core CPU" and "1000 iterations at 320 px, up to 30k Gaussians" in est.message()
+    assert E.estimate(ws, "poses", config).work.units == 40
+    assert E.estimate(ws, "mesh", config) is None  # segment has not run: nothing to count
+    assert E.estimate(ws, "export", config) is None  # a short stage
+
+
+def test_learning_this_machines_rate(ws, rates):
+    config = Config.defaults()
+    est = E.estimate(ws, "poses", config)
+    E.learn(est, 20.0)  # 40 keyframes in 20 s: 0.5 s each
+    again = E.estimate(ws, "poses", config)
+    assert again.seconds == pytest.approx(20.0) and again.source == "this machine's 1 earlier run"
+    E.learn(again, 40.0)  # the next run took 1 s per keyframe: half of each run
+    assert E.estimate(ws, "poses", config).seconds == pytest.approx(40 * 0.75)
+    assert json.loads(rates.read_text())["poses"]["runs"] == 2
+
+
+def test_announce_only_long_stages(ws, rates):
+    notes = Notes()
+    E.announce(ws, "poses", Config.defaults(), notes)  # 40 keyframes x 0.8 s: announced
+    assert notes.lines == [("poses", "estimate: about 30 s (40 keyframes; rate from reference 2-core CPU)")]
+    E.learn(E.estimate(ws, "poses", Config.defaults()), 2.0)
+    E.announce(ws, "poses", Config.defaults(), notes)  # now 2 s: not worth a line
+    assert len(notes.lines) == 1
+
+
+def test_an_unwritable_rates_file_does_not_fail_a_build(ws, tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("SPLAT2SIM_STAGE_RATES", str(blocker / "stage_rates.json"))
+    est = E.estimate(ws, "poses", Config.defaults())
+    E.learn(est, 10.0)
+    assert E.estimate(ws, "poses", Config.defaults()).source == "reference 2-core CPU"
+
+
+def test_format_duration():
+    assert [E.format_duration(s) for s in (3, 42, 89, 150, 4000)] == ["5 s", "40 s", "90 s", "2 min", "1.1 h"]
