@@ -116,6 +116,20 @@ def _grasp_line(stage, prim_path: str, points, com) -> None:
     curve.CreateExtentAttr(UsdGeom.Boundable.ComputeExtentFromPlugins(curve, Usd.TimeCode.Default()))
 
 
+def _rigid_body(prim, body) -> None:
+    """RigidBodyAPI and MassAPI (mass, centre of mass, principal moments and axes) on ``prim``."""
+    from pxr import Gf, UsdPhysics
+
+    UsdPhysics.RigidBodyAPI.Apply(prim)
+    mass_api = UsdPhysics.MassAPI.Apply(prim)
+    moments, axes = principal_inertia(body.inertial["inertia"])
+    w, *xyz = matrix_to_quat(axes)
+    mass_api.CreateMassAttr(float(body.inertial["mass"]))
+    mass_api.CreateCenterOfMassAttr(Gf.Vec3f(*[float(v) for v in body.inertial["center_of_mass"]]))
+    mass_api.CreateDiagonalInertiaAttr(Gf.Vec3f(*[float(v) for v in moments]))
+    mass_api.CreatePrincipalAxesAttr(Gf.Quatf(float(w), Gf.Vec3f(*[float(v) for v in xyz])))
+
+
 def _metadata(body, scene, extents, when: str) -> dict:
     source = str((scene.provenance or {}).get("input") or "unknown capture")
     return {
@@ -153,14 +167,7 @@ def write_prop(scene, body, usd_dir: Path, when: str | None = None) -> Path:
     stage.SetDefaultPrim(root.GetPrim())
     Usd.ModelAPI(root.GetPrim()).SetKind(Kind.Tokens.component)
     prim = root.GetPrim()
-    UsdPhysics.RigidBodyAPI.Apply(prim)
-    mass_api = UsdPhysics.MassAPI.Apply(prim)
-    moments, axes = principal_inertia(body.inertial["inertia"])
-    w, *xyz = matrix_to_quat(axes)
-    mass_api.CreateMassAttr(float(body.inertial["mass"]))
-    mass_api.CreateCenterOfMassAttr(Gf.Vec3f(*[float(v) for v in body.inertial["center_of_mass"]]))
-    mass_api.CreateDiagonalInertiaAttr(Gf.Vec3f(*[float(v) for v in moments]))
-    mass_api.CreatePrincipalAxesAttr(Gf.Quatf(float(w), Gf.Vec3f(*[float(v) for v in xyz])))
+    _rigid_body(prim, body)
     _label(prim, "class", [body.label or "object"])
     _label(prim, "wikidata_qcode", [GENERIC_QCODE])
     UsdGeom.Scope.Define(stage, root_path + "/Looks")
