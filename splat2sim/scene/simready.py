@@ -15,26 +15,29 @@ from splat2sim.errors import missing_package
 
 PROFILE = "Robotics-Prop"
 
-# Features of Robotics-Prop that a single scanned rigid object cannot meet, and why. Each is
-# optional in the profile; the required ones (FET_000/001/003/006/011/011_RTX/031/033/046
-# STANDARD) are met.
+# Features of Robotics-Prop the props do not meet, and why, tagged: [single body] and [not
+# seen in a scan] are limits of a scanned rigid object; [conflicts with usd-core's validators]
+# would pass here but break the usd-core validation the export keeps; [not written by
+# splat2sim] is left to NVIDIA's own transform. Each is optional in the profile; the required ones
+# (FET_000/001/003/006/011/011_RTX/031/033/046 STANDARD) are met, and so are the optional
+# grasp (FET_005), display colour (FET_010) and PhysX/Newton/MuJoCo runtime variant features.
 KNOWN = {
-    "FET_004_STANDARD": "multibody joints: a scanned object is one rigid body, RB.MB.001 asks for two or more",
-    "FET_004_PHYSX": "multibody (PhysX): needs the joints of FET_004_STANDARD, which a single rigid body has not",
-    "FET_004_NEWTON": "multibody (Newton): needs the joints of FET_004_STANDARD, which a single rigid body has not",
-    "FET_004_MUJOCO": "multibody (MuJoCo): needs the joints of FET_004_STANDARD, which a single rigid body has not",
-    "FET_006_MDL": "MDL materials need an .mdl module shipped with the asset (VM.MDL.001); the scan gives a colour/texture, "
-    "not an MDL material, and NVIDIA's MDL library is not redistributed here (VM.MDL.003)",
-    "FET_006_OPENPBR": "OpenPBR (MaterialX) surface (VM.PBR.001) not authored: the scan's appearance is a baked colour/texture; "
-    "UsdPreviewSurface (the required material feature) carries it",
-    "FET_007_STANDARD": "non-visual sensor materials (lidar/radar base and coating tokens) cannot be measured from an RGB video",
-    "FET_100_ISAAC": "Isaac composition is produced by NVIDIA's simready_physx_to_isaac_prop transform "
-    "(simready-isaac-asset-transformer, PhysX schemas), not by a neutral UsdPhysics exporter",
-    "FET_000_PHYSX": "runtime variant scaffolding (PhysX payload under runnables/) is not written: the neutral UsdPhysics base loads in PhysX as is",
-    "FET_000_NEWTON": "runtime variant scaffolding (Newton payload) is not written: the neutral UsdPhysics base is what splat2sim exports",
-    "FET_000_MUJOCO": "runtime variant scaffolding (MuJoCo payload) is not written: splat2sim exports MuJoCo as MJCF (mjcf/scene.xml)",
-    "FET_003_NEWTON": "Newton collision schemas depend on the Newton variant scaffolding (FET_000_NEWTON)",
-    "FET_003_MUJOCO": "MjcCollisionAPI depends on the MuJoCo variant scaffolding (FET_000_MUJOCO); MJCF is exported instead",
+    "FET_004_STANDARD": "[single body] multibody joints: a scanned object is one rigid body, RB.MB.001 asks for two or more",
+    "FET_004_PHYSX": "[single body] multibody (PhysX): needs the joints of FET_004_STANDARD, which a single rigid body has not",
+    "FET_004_NEWTON": "[single body] multibody (Newton): needs the joints of FET_004_STANDARD, which a single rigid body has not",
+    "FET_004_MUJOCO": "[single body] multibody (MuJoCo): needs the joints of FET_004_STANDARD, which a single rigid body has not",
+    "FET_006_MDL": "[conflicts with usd-core's validators] an MDL surface (sourceType 'mdl', a .mdl module beside the asset) passes this feature when authored, but "
+    "usd-core's shader registry has no MDL parser plugin, so its validators, which the export keeps passing, report "
+    "MissingSourceTypeInRegistry (measured). UsdPreviewSurface (the required material feature) carries the colour/texture",
+    "FET_006_OPENPBR": "[conflicts with usd-core's validators] an OpenPBR (MaterialX) surface needs the shader id ND_open_pbr_surface_surfaceshader, which usd-core's "
+    "shader registry cannot resolve (the usd-core wheel has no UsdMtlx plugin): its validators, which the export keeps passing, "
+    "report MissingShaderIdInRegistry. UsdPreviewSurface (the required material feature) carries the colour/texture",
+    "FET_007_STANDARD": "[not seen in a scan] non-visual (lidar/radar) materials: the base material is written from the physics stage's material "
+    "class where the SimReady vocabulary has it, but the coating (none / paint / clearcoat, NVM.003) cannot be seen in an "
+    "RGB video and the vocabulary has no 'unknown', so it is left unauthored rather than guessed",
+    "FET_100_ISAAC": "[not written by splat2sim] the Isaac performance layout (an interface referencing payloads/base, "
+    "geometries, instances, materials with instanced meshes) is what NVIDIA's simready_physx_to_isaac_prop transform "
+    "(simready-isaac-asset-transformer) builds from a neutral prop like this one; not a limit of the scan",
 }
 
 

@@ -82,7 +82,7 @@ def material_class(body) -> str:
 
 
 def _geometry(stage, prim_path: str, mesh_path: Path, scale: float, with_uv: bool):
-    from splat2sim.scene.usd import _mesh_prim, _read_mesh
+    from splat2sim.scene.usd_common import _mesh_prim, _read_mesh
 
     v, f, uv = _read_mesh(mesh_path)
     f = _drop_degenerate(v, f)
@@ -114,6 +114,71 @@ def _grasp_line(stage, prim_path: str, points, com) -> None:
     curve.CreateWidthsAttr([0.002])
     curve.CreatePurposeAttr(UsdGeom.Tokens.guide)
     curve.CreateExtentAttr(UsdGeom.Boundable.ComputeExtentFromPlugins(curve, Usd.TimeCode.Default()))
+
+
+# The physics stage's material classes (assets/materials.yaml) in the SimReady non-visual
+# (lidar/radar) base-material vocabulary; ceramic and organic have no counterpart there.
+NONVISUAL_BASE = {
+    "plastic": "plastic", "rubber": "rubber", "steel": "steel", "aluminium": "aluminum", "wood": "wood",
+    "cardboard": "cardboard", "paper": "paper", "fabric": "fabric", "stone": "stone", "glass": "clear_glass",
+}  # fmt: skip
+
+
+def _nonvisual(material_prim, body) -> str | None:
+    """FET_007's non-visual base material on the visual material, from the physics stage's
+    material class (an estimate: physics_source says from what), and no special attributes.
+    The coating (none, paint, clearcoat) cannot be seen in a video and the vocabulary has no
+    "unknown", so it is not authored: NVM.003 stays a known failure rather than a guess."""
+    from pxr import Sdf
+
+    base = NONVISUAL_BASE.get(material_class(body))
+    if base is None:
+        return None
+    material_prim.CreateAttribute("omni:simready:nonvisual:base", Sdf.ValueTypeNames.Token).Set(base)
+    material_prim.CreateAttribute("omni:simready:nonvisual:attributes", Sdf.ValueTypeNames.TokenArray).Set([])
+    return base
+
+
+# Runtime variants (FET_000_<RUNTIME>, RV.001-RV.011): each payload holds only that runtime's
+# collider schema on the hulls; the neutral UsdPhysics base is what every runtime reads.
+RUNTIMES = {
+    "PhysX": ("physx", ["PhysxCollisionAPI", "PhysxConvexHullCollisionAPI"]),
+    "Newton": ("newton", ["NewtonMeshCollisionAPI"]),
+    "MuJoCo": ("mujoco", ["MjcCollisionAPI"]),
+}
+PHYSX_HULL_VERTEX_LIMIT = 255  # PhysX's cap on a convex hull's vertices (its default, 64, would re-simplify our hulls)
+
+
+def _runtime_variants(stage, prim, hulls: list[str], asset_root: Path) -> dict:
+    """Variant sets PhysX / Newton / MuJoCo (Disabled by default) on the default prim, each
+    Enabled option a payload ``./runnables/physics/<runtime>.usda`` (inside the folder of the
+    prop's file: AA.001 takes that folder as the asset root); returns the metadata."""
+    from pxr import Sdf
+
+    folder = asset_root / "runnables" / "physics"
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {}
+    for set_name, (stem, schemas) in RUNTIMES.items():
+        layer = Sdf.Layer.CreateNew(str(folder / f"{stem}.usda"))
+        root = Sdf.PrimSpec(layer, prim.GetName(), Sdf.SpecifierOver)
+        layer.defaultPrim = prim.GetName()
+        collision = Sdf.PrimSpec(root, "collision", Sdf.SpecifierOver)
+        for hull in hulls:
+            spec = Sdf.PrimSpec(collision, hull, Sdf.SpecifierOver)
+            spec.SetInfo("apiSchemas", Sdf.TokenListOp.Create(prependedItems=schemas))
+            if stem == "physx":
+                attr = Sdf.AttributeSpec(spec, "physxConvexHullCollision:hullVertexLimit", Sdf.ValueTypeNames.Int)
+                attr.default = PHYSX_HULL_VERTEX_LIMIT
+        layer.Save()
+        vset = prim.GetVariantSets().AddVariantSet(set_name)
+        vset.AddVariant("Disabled")
+        vset.AddVariant("Enabled")
+        vset.SetVariantSelection("Enabled")
+        with vset.GetVariantEditContext():
+            prim.GetPayloads().AddPayload(f"./runnables/physics/{stem}.usda")
+        vset.SetVariantSelection("Disabled")
+        meta[set_name] = {"prim": str(prim.GetPath()), "variantSetName": set_name, "activateOption": "Enabled"}
+    return meta
 
 
 def _rigid_body(prim, body) -> None:
@@ -152,7 +217,7 @@ def write_prop(scene, body, usd_dir: Path, when: str | None = None) -> Path:
     """Write ``body``'s prop folder under ``usd_dir`` (see the module doc); returns the .usda path."""
     from pxr import Gf, Kind, Sdf, Usd, UsdGeom, UsdPhysics
 
-    from splat2sim.scene.usd import _bind, _physics_material, _preview_material
+    from splat2sim.scene.usd_common import _bind, _physics_material, _preview_material
 
     path = Path(usd_dir) / prop_relpath(body.name)
     if path.parent.exists():
@@ -188,6 +253,7 @@ def write_prop(scene, body, usd_dir: Path, when: str | None = None) -> Path:
         )
         look = _preview_material(stage, root_path + "/Looks/visual", rgba, texture)
         _label(look.GetPrim(), "material", [mat_class])
+        _nonvisual(look.GetPrim(), body)
         _bind(visual.GetPrim(), look)
         points.append(pts)
     c = body.contact
@@ -212,13 +278,14 @@ def write_prop(scene, body, usd_dir: Path, when: str | None = None) -> Path:
     extents = allp.max(0) - allp.min(0)
     when = when or datetime.date.today().isoformat()
     meta = _metadata(body, scene, extents, when)
+    meta["Variants"] = {"Physics": _runtime_variants(stage, prim, [f"hull_{k:03d}" for k in range(len(body.collision))], path.parent)}
     meta["asset_extents"] = Gf.Vec3f(*meta["asset_extents"])  # float3 in the layer
     # SR.001 (FET_000_STANDARD 0.1.0, still pulled in as a dependency) reads these four at the top level
     top = {k: meta[k] for k in ("asset_name", "asset_type", "source_file", "usd_date_generated")}
     stage.GetRootLayer().customLayerData = {"SimReady_Metadata": meta, **top}
     stage.GetRootLayer().Save()
     if body.visual:
-        from splat2sim.scene.usd import _read_mesh
+        from splat2sim.scene.usd_common import _read_mesh
 
         v, f, _ = _read_mesh(scene.asset(body.visual))
         write_thumbnail(v * body.scale, f, rgba, path.parent / ".thumbs" / f"{THUMB_SIZE}x{THUMB_SIZE}" / f"{path.name}.png")
