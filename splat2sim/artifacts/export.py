@@ -25,7 +25,12 @@ SCENE = JsonArtifact(STAGE, "scene.json", 1, Loose, "the scene: bodies, poses, i
 CAMERAS = JsonArtifact(
     STAGE, "cameras.json", 1, ExportCameras, "keyframe cameras in the scene's frame (intrinsics, world_from_camera)", frame="metric"
 )
-SIMULATOR_FILES = FileArtifact(STAGE, "{format}/...", "MJCF (mjcf/scene.xml), URDF, USD (usd/scene.usda composing one SimReady prop per object, usd/props/), SDFormat", frame="metric")
+SIMULATOR_FILES = FileArtifact(
+    STAGE,
+    "{format}/...",
+    "MJCF (mjcf/scene.xml), URDF, USD (usd/scene.usda composing one SimReady prop per object, usd/props/), SDFormat",
+    frame="metric",
+)
 
 
 def read_scene(stage_dir):
