@@ -80,6 +80,7 @@ class Viewer:
     url: str
     objects: dict = field(default_factory=dict)  # body name -> frame handle
     hulls: list = field(default_factory=list)
+    cameras: list = field(default_factory=list)
     _animating: threading.Event = field(default_factory=threading.Event)
 
     def node_names(self) -> list[str]:
@@ -121,7 +122,7 @@ class Viewer:
         self.server.stop()
 
 
-def _add_cameras(server, workspace: Path, scene_root: Path):
+def _add_cameras(server, workspace: Path, scene_root: Path, viewer: Viewer):
     """Frustums of the keyframe cameras; returns the first one's position (None without cameras)."""
     for candidate in (workspace / "export" / "cameras.json", scene_root / "cameras.json"):
         if candidate.is_file():
@@ -135,10 +136,11 @@ def _add_cameras(server, workspace: Path, scene_root: Path):
     fov = 2 * np.arctan(0.5 * intr["height"] / intr["fy"])
     for f in cams["frames"]:
         T = np.asarray(f["world_from_camera"], np.float64)  # OpenCV axes, as viser's frustum
-        server.scene.add_camera_frustum(
+        handle = server.scene.add_camera_frustum(
             f"/cameras/{f['name']}", fov=float(fov), aspect=intr["width"] / intr["height"], scale=0.05, color=(255, 140, 0),
             thickness=0.002, wxyz=np.asarray(matrix_to_quat(T[:3, :3])), position=T[:3, 3],
         )  # fmt: skip
+        viewer.cameras.append(handle)
     return np.asarray(cams["frames"][0]["world_from_camera"], np.float64)[:3, 3] if cams["frames"] else None
 
 
@@ -187,7 +189,7 @@ def open_viewer(workspace, host: str = "127.0.0.1", port: int = 8080, splat: boo
     if splat and (scene.splat or {}).get("file") and scene.asset(scene.splat["file"]).is_file():
         server.scene.add_gaussian_splats("/splat", **splat_arrays(scene.asset(scene.splat["file"])))
     _add_objects(server, scene, viewer)
-    first = _add_cameras(server, workspace, Path(scene.root))
+    first = _add_cameras(server, workspace, Path(scene.root), viewer)
     centre = np.mean([b.position for b in scene.bodies], 0) if scene.bodies else np.zeros(3)
     server.initial_camera.look_at = centre
     server.initial_camera.up = (0.0, 0.0, 1.0)
@@ -210,9 +212,8 @@ def _add_gui(server, viewer: Viewer) -> None:
 
     @cams.on_update
     def _(_event) -> None:
-        for name, handle in list(server.scene._handle_from_node_name.items()):
-            if name.startswith("/cameras/"):
-                handle.visible = cams.value
+        for handle in viewer.cameras:
+            handle.visible = cams.value
 
     @button.on_click
     def _(_event) -> None:
