@@ -17,10 +17,10 @@ PROFILE = "Robotics-Prop"
 
 # Features of Robotics-Prop the props do not meet, and why, tagged: [single body] and [not
 # seen in a scan] are limits of a scanned rigid object; [conflicts with usd-core's validators]
-# would pass here but break the usd-core validation the export keeps; [not written by
-# splat2sim] is left to NVIDIA's own transform. Each is optional in the profile; the required ones
+# would pass here but break the usd-core validation the export keeps. Each is optional in the profile; the required ones
 # (FET_000/001/003/006/011/011_RTX/031/033/046 STANDARD) are met, and so are the optional
-# grasp (FET_005), display colour (FET_010) and PhysX/Newton/MuJoCo runtime variant features.
+# grasp (FET_005), display colour (FET_010), PhysX/Newton/MuJoCo runtime variant and Isaac
+# composition (FET_100_ISAAC) features.
 KNOWN = {
     "FET_004_STANDARD": "[single body] multibody joints: a scanned object is one rigid body, RB.MB.001 asks for two or more",
     "FET_004_PHYSX": "[single body] multibody (PhysX): needs the joints of FET_004_STANDARD, which a single rigid body has not",
@@ -35,9 +35,6 @@ KNOWN = {
     "FET_007_STANDARD": "[not seen in a scan] non-visual (lidar/radar) materials: the base material is written from the physics stage's material "
     "class where the SimReady vocabulary has it, but the coating (none / paint / clearcoat, NVM.003) cannot be seen in an "
     "RGB video and the vocabulary has no 'unknown', so it is left unauthored rather than guessed",
-    "FET_100_ISAAC": "[not written by splat2sim] the Isaac performance layout (an interface referencing payloads/base, "
-    "geometries, instances, materials with instanced meshes) is what NVIDIA's simready_physx_to_isaac_prop transform "
-    "(simready-isaac-asset-transformer) builds from a neutral prop like this one; not a limit of the scan",
 }
 
 

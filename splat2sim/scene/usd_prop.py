@@ -1,17 +1,23 @@
 """Per-object USD assets following NVIDIA's SimReady prop conventions (the ``Robotics-Prop``
-profile of ``simready-foundation-tier-core``), one folder per object::
+profile of ``simready-foundation-tier-core``), one folder per object, in the Isaac Sim
+"performance" layout::
 
-    usd/props/<name>/usd/<name>.usda            the prop (geometry, colliders, materials, metadata)
-    usd/props/<name>/usd/textures/<file>        its texture, when it has one
+    usd/props/<name>/usd/<name>.usda                  the interface (the component the scene references)
+    usd/props/<name>/usd/payloads/base.usda           rigid body, colliders, bindings, labels, grasp line
+    usd/props/<name>/usd/payloads/instances.usda      the prims that place the meshes (references)
+    usd/props/<name>/usd/payloads/geometries.usda     the meshes (points, faces, normals, uv)
+    usd/props/<name>/usd/payloads/materials.usda      preview + physics materials
+    usd/props/<name>/usd/runnables/physics/{physx,newton,mujoco}.usda   runtime variant payloads
+    usd/props/<name>/usd/textures/<file>              its texture, when it has one
     usd/props/<name>/usd/.thumbs/256x256/<name>.usda.png   its thumbnail
 
-The prop's default prim is a neutral ``Xform`` (kind ``component``) at the body frame,
-carrying ``UsdPhysics.RigidBodyAPI`` and ``MassAPI`` (mass, centre of mass, principal
-inertia); ``visual`` is the render mesh with normals and a ``UsdPreviewSurface`` material;
+The default prim is a neutral ``Xform`` (kind ``component``) at the body frame, carrying
+``UsdPhysics.RigidBodyAPI`` and ``MassAPI`` (mass, centre of mass, principal inertia);
+``visual`` is the render mesh with normals and a ``UsdPreviewSurface`` material;
 ``collision/hull_NNN`` are the convex hulls (``CollisionAPI`` + ``MeshCollisionAPI``
 ``convexHull``, purpose ``guide``) bound to a ``UsdPhysics`` material. Semantic labels
 (``SemanticsLabelsAPI``) name the object's class, its Wikidata Q-code and, on the materials,
-the material class. Provenance goes into ``customLayerData.SimReady_Metadata``.
+the material class. Provenance goes into the interface's ``customLayerData.SimReady_Metadata``.
 
 The scene (``usd/scene.usda``) references each prop and adds the pose.
 """
@@ -213,72 +219,135 @@ def _metadata(body, scene, extents, when: str) -> dict:
     }
 
 
-def write_prop(scene, body, usd_dir: Path, when: str | None = None) -> Path:
-    """Write ``body``'s prop folder under ``usd_dir`` (see the module doc); returns the .usda path."""
-    from pxr import Gf, Kind, Sdf, Usd, UsdGeom, UsdPhysics
+def _new_stage(path: Path, sublayers: list[str] | None = None):
+    from pxr import Usd, UsdGeom, UsdPhysics
 
-    from splat2sim.scene.usd_common import _bind, _physics_material, _preview_material
-
-    path = Path(usd_dir) / prop_relpath(body.name)
-    if path.parent.exists():
-        shutil.rmtree(path.parent)
-    path.parent.mkdir(parents=True)
     stage = Usd.Stage.CreateNew(str(path))
     UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.z)
     UsdGeom.SetStageMetersPerUnit(stage, 1.0)
     UsdPhysics.SetStageKilogramsPerUnit(stage, 1.0)
-    root_path = "/" + re.sub(r"[^A-Za-z0-9_]", "_", body.name)
+    if sublayers:
+        stage.GetRootLayer().subLayerPaths = sublayers
+    return stage
+
+
+def _write_geometries(scene, body, payloads: Path, with_uv: bool) -> tuple[dict, np.ndarray]:
+    """payloads/geometries.usda: the meshes (points, faces, normals, uv) under /Geometries.
+    Returns {part: prim path} and every point (for the extents and the grasp line)."""
+    from pxr import UsdGeom
+
+    stage = _new_stage(payloads / "geometries.usda")
+    stage.SetDefaultPrim(UsdGeom.Scope.Define(stage, "/Geometries").GetPrim())
+    parts, points = {}, []
+    if body.visual:
+        _, pts = _geometry(stage, "/Geometries/visual", scene.asset(body.visual), body.scale, with_uv=with_uv)
+        parts["visual"] = "/Geometries/visual"
+        points.append(pts)
+    for k, hull in enumerate(body.collision):
+        _, pts = _geometry(stage, f"/Geometries/hull_{k:03d}", scene.asset(hull), body.scale, with_uv=False)
+        parts[f"collision/hull_{k:03d}"] = f"/Geometries/hull_{k:03d}"
+        points.append(pts)
+    stage.GetRootLayer().Save()
+    return parts, (np.concatenate(points) if points else np.zeros((1, 3)))
+
+
+def _write_materials(stage, root_path: str, body, rgba, texture: str | None):
+    """Into the current edit target (payloads/materials.usda): the visual and physics materials."""
+    from pxr import UsdGeom
+
+    from splat2sim.scene.usd_common import _physics_material, _preview_material
+
+    UsdGeom.Scope.Define(stage, root_path + "/Looks")
+    mat_class = material_class(body)
+    look = None
+    if body.visual:
+        look = _preview_material(stage, root_path + "/Looks/visual", rgba, texture)
+        _label(look.GetPrim(), "material", [mat_class])
+        _nonvisual(look.GetPrim(), body)
+    c = body.contact
+    phys = _physics_material(
+        stage, root_path + "/Looks/physics", c.get("static_friction", c.get("friction", 0.5)),
+        c.get("dynamic_friction", c.get("friction", 0.5)), c.get("restitution", 0.0),
+    )  # fmt: skip
+    _label(phys.GetPrim(), "material", [mat_class])
+    return look, phys
+
+
+def _write_base(scene, body, payloads: Path, root_name: str, rgba, texture: str | None) -> np.ndarray:
+    """payloads/base.usda (sublayers materials.usda and instances.usda): the rigid body, its
+    colliders and bindings; instances.usda places the meshes of geometries.usda. Returns the points."""
+    from pxr import Gf, Sdf, Usd, UsdGeom, UsdPhysics
+
+    from splat2sim.scene.usd_common import _bind
+
+    parts, points = _write_geometries(scene, body, payloads, with_uv=bool(texture))
+    for name in ("materials.usda", "instances.usda"):
+        empty = _new_stage(payloads / name)
+        empty.GetRootLayer().Save()
+    stage = _new_stage(payloads / "base.usda", ["./materials.usda", "./instances.usda"])
+    base_layer = stage.GetRootLayer()
+    root_path = "/" + root_name
+    stage.SetEditTarget(Usd.EditTarget(Sdf.Layer.Find(str(payloads / "instances.usda"))))
     root = UsdGeom.Xform.Define(stage, root_path)
+    UsdGeom.Scope.Define(stage, root_path + "/collision")
+    meshes = {}
+    for part, geometry in parts.items():
+        mesh = UsdGeom.Mesh.Define(stage, f"{root_path}/{part}")
+        mesh.GetPrim().GetReferences().AddReference("./geometries.usda", geometry)
+        if part.startswith("collision/"):
+            mesh.CreatePurposeAttr(UsdGeom.Tokens.guide)
+        meshes[part] = mesh
+    stage.SetEditTarget(Usd.EditTarget(Sdf.Layer.Find(str(payloads / "materials.usda"))))
+    look, phys = _write_materials(stage, root_path, body, rgba, texture)
+    stage.SetEditTarget(Usd.EditTarget(base_layer))
     stage.SetDefaultPrim(root.GetPrim())
-    Usd.ModelAPI(root.GetPrim()).SetKind(Kind.Tokens.component)
     prim = root.GetPrim()
     _rigid_body(prim, body)
     _label(prim, "class", [body.label or "object"])
     _label(prim, "wikidata_qcode", [GENERIC_QCODE])
-    UsdGeom.Scope.Define(stage, root_path + "/Looks")
-    mat_class = material_class(body)
+    for part, mesh in meshes.items():
+        if part == "visual":
+            UsdGeom.PrimvarsAPI(mesh).CreatePrimvar("displayColor", Sdf.ValueTypeNames.Color3fArray, UsdGeom.Tokens.constant).Set(
+                [Gf.Vec3f(*[float(c) for c in rgba[:3]])]
+            )
+            _bind(mesh.GetPrim(), look)
+        else:
+            UsdPhysics.CollisionAPI.Apply(mesh.GetPrim())
+            UsdPhysics.MeshCollisionAPI.Apply(mesh.GetPrim()).CreateApproximationAttr(UsdPhysics.Tokens.convexHull)
+            _bind(mesh.GetPrim(), phys, "physics")
+    _grasp_line(stage, root_path + "/grasp_identifier_0", points, body.inertial["center_of_mass"])
+    stage.Save()
+    return points
+
+
+def write_prop(scene, body, usd_dir: Path, when: str | None = None) -> Path:
+    """Write ``body``'s prop folder under ``usd_dir`` (see the module doc); returns the .usda path."""
+    from pxr import Gf, Kind, Usd, UsdGeom
+
+    path = Path(usd_dir) / prop_relpath(body.name)
+    if path.parent.exists():
+        shutil.rmtree(path.parent)
+    (path.parent / "payloads").mkdir(parents=True)
     rgba = (body.appearance or {}).get("rgba") or [0.8, 0.8, 0.8, 1.0]
-    points = []
-    if body.visual:
-        texture = None
-        if body.texture:
-            src = scene.asset(body.texture)
-            (path.parent / "textures").mkdir()
-            dst = path.parent / "textures" / (slug(src.stem) + src.suffix.lower())
-            shutil.copy2(src, dst)
-            texture = "./textures/" + dst.name
-        visual, pts = _geometry(stage, root_path + "/visual", scene.asset(body.visual), body.scale, with_uv=bool(texture))
-        UsdGeom.PrimvarsAPI(visual).CreatePrimvar("displayColor", Sdf.ValueTypeNames.Color3fArray, UsdGeom.Tokens.constant).Set(
-            [Gf.Vec3f(*[float(c) for c in rgba[:3]])]
-        )
-        look = _preview_material(stage, root_path + "/Looks/visual", rgba, texture)
-        _label(look.GetPrim(), "material", [mat_class])
-        _nonvisual(look.GetPrim(), body)
-        _bind(visual.GetPrim(), look)
-        points.append(pts)
-    c = body.contact
-    phys = _physics_material(
-        stage,
-        root_path + "/Looks/physics",
-        c.get("static_friction", c.get("friction", 0.5)),
-        c.get("dynamic_friction", c.get("friction", 0.5)),
-        c.get("restitution", 0.0),
-    )
-    _label(phys.GetPrim(), "material", [mat_class])
-    UsdGeom.Scope.Define(stage, root_path + "/collision")
-    for k, hull in enumerate(body.collision):
-        mesh, pts = _geometry(stage, f"{root_path}/collision/hull_{k:03d}", scene.asset(hull), body.scale, with_uv=False)
-        mesh.CreatePurposeAttr(UsdGeom.Tokens.guide)
-        UsdPhysics.CollisionAPI.Apply(mesh.GetPrim())
-        UsdPhysics.MeshCollisionAPI.Apply(mesh.GetPrim()).CreateApproximationAttr(UsdPhysics.Tokens.convexHull)
-        _bind(mesh.GetPrim(), phys, "physics")
-        points.append(pts)
-    allp = np.concatenate(points) if points else np.zeros((1, 3))
-    _grasp_line(stage, root_path + "/grasp_identifier_0", allp, body.inertial["center_of_mass"])
-    extents = allp.max(0) - allp.min(0)
-    when = when or datetime.date.today().isoformat()
-    meta = _metadata(body, scene, extents, when)
-    meta["Variants"] = {"Physics": _runtime_variants(stage, prim, [f"hull_{k:03d}" for k in range(len(body.collision))], path.parent)}
+    texture = None
+    if body.visual and body.texture:
+        src = scene.asset(body.texture)
+        (path.parent / "textures").mkdir()
+        dst = path.parent / "textures" / (slug(src.stem) + src.suffix.lower())
+        shutil.copy2(src, dst)
+        texture = "../textures/" + dst.name  # from payloads/materials.usda
+    root_name = re.sub(r"[^A-Za-z0-9_]", "_", body.name)
+    points = _write_base(scene, body, path.parent / "payloads", root_name, rgba, texture)
+    # the interface: the component the scene references; the Isaac layout's base layer, runtime variants, metadata
+    stage = _new_stage(path)
+    root = UsdGeom.Xform.Define(stage, "/" + root_name)
+    stage.SetDefaultPrim(root.GetPrim())
+    Usd.ModelAPI(root.GetPrim()).SetKind(Kind.Tokens.component)
+    root.GetPrim().GetReferences().AddReference("./payloads/base.usda")
+    extents = points.max(0) - points.min(0)
+    meta = _metadata(body, scene, extents, when or datetime.date.today().isoformat())
+    hulls = [f"hull_{k:03d}" for k in range(len(body.collision))]
+    meta["Variants"] = {"Physics": _runtime_variants(stage, root.GetPrim(), hulls, path.parent)}
     meta["asset_extents"] = Gf.Vec3f(*meta["asset_extents"])  # float3 in the layer
     # SR.001 (FET_000_STANDARD 0.1.0, still pulled in as a dependency) reads these four at the top level
     top = {k: meta[k] for k in ("asset_name", "asset_type", "source_file", "usd_date_generated")}

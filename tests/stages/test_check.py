@@ -107,7 +107,7 @@ def test_overlapping_objects_are_separated(ws, tmp_path):
 # optional ones a single scanned rigid object can meet (simready.KNOWN lists the others, with why).
 REQUIRED = {"FET_000_STANDARD", "FET_001_STANDARD", "FET_003_STANDARD", "FET_006_STANDARD", "FET_011_STANDARD", "FET_011_RTX"}
 REQUIRED |= {"FET_031_STANDARD", "FET_033_STANDARD", "FET_046_STANDARD", "FET_003_PHYSX", "FET_005_STANDARD", "FET_010_STANDARD"}
-REQUIRED |= {"FET_000_PHYSX", "FET_000_NEWTON", "FET_000_MUJOCO", "FET_003_NEWTON", "FET_003_MUJOCO"}
+REQUIRED |= {"FET_000_PHYSX", "FET_000_NEWTON", "FET_000_MUJOCO", "FET_003_NEWTON", "FET_003_MUJOCO", "FET_100_ISAAC"}
 
 
 def _assert_simready(report):
