@@ -75,11 +75,9 @@ def _drop_degenerate(vertices, faces):
 
 
 def _label(prim, instance: str, values: list[str]) -> None:
-    from pxr import Sdf, UsdSemantics
+    from pxr import UsdSemantics
 
-    UsdSemantics.LabelsAPI.Apply(prim, instance)
-    prim.GetAttribute(f"semantics:labels:{instance}") or prim.CreateAttribute(f"semantics:labels:{instance}", Sdf.ValueTypeNames.TokenArray)
-    prim.GetAttribute(f"semantics:labels:{instance}").Set(values)
+    UsdSemantics.LabelsAPI.Apply(prim, instance).CreateLabelsAttr().Set(values)
 
 
 def material_class(body) -> str:
@@ -88,13 +86,13 @@ def material_class(body) -> str:
 
 
 def _geometry(stage, prim_path: str, mesh_path: Path, scale: float, with_uv: bool):
+    from pxr import UsdGeom, Vt
+
     from splat2sim.scene.usd_common import _mesh_prim, _read_mesh
 
     v, f, uv = _read_mesh(mesh_path)
-    f = _drop_degenerate(v, f)
+    f = _drop_degenerate(v, f)  # VG.014: no degenerate faces
     mesh = _mesh_prim(stage, prim_path, v, f, scale, uv=uv if with_uv else None)
-    from pxr import UsdGeom, Vt
-
     mesh.CreateNormalsAttr(Vt.Vec3fArray.FromNumpy(_vertex_normals(v, f)))
     mesh.SetNormalsInterpolation(UsdGeom.Tokens.vertex)
     return mesh, v * scale
