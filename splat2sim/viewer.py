@@ -8,6 +8,8 @@ button that settles the scene in MuJoCo and animates the objects along the simul
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import threading
 import time
@@ -177,7 +179,8 @@ def open_viewer(workspace, host: str = "127.0.0.1", port: int = 8080, splat: boo
 
     workspace = Path(workspace)
     scene = load(workspace)
-    server = viser.ViserServer(host=host, port=port, label=f"splat2sim: {workspace.name}", verbose=False)
+    with contextlib.redirect_stdout(io.StringIO()):  # viser prints a banner; the CLI prints the URL
+        server = viser.ViserServer(host=host, port=port, label=f"splat2sim: {workspace.name}", verbose=False)
     url = f"http://{host}:{server.get_port()}"
     viewer = Viewer(server=server, scene=scene, url=url)
     server.scene.set_up_direction("+z")
