@@ -156,22 +156,17 @@ def _register_stage_commands():
 _register_stage_commands()
 
 
-def _register_models_command():
+def _register_subcommands():
+    from splat2sim.cli_config import register_config_commands
     from splat2sim.cli_models import register_models_command
+    from splat2sim.cli_view import register_view_command
 
     register_models_command(app)
-
-
-_register_models_command()
-
-
-def _register_config_commands():
-    from splat2sim.cli_config import register_config_commands
-
     register_config_commands(app, PresetOpt, ConfigOpt, SetOpt)
+    register_view_command(app)
 
 
-_register_config_commands()
+_register_subcommands()
 
 
 @app.command()

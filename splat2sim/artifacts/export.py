@@ -28,7 +28,7 @@ CAMERAS = JsonArtifact(
 SIMULATOR_FILES = FileArtifact(
     STAGE,
     "{format}/...",
-    "MJCF (mjcf/scene.xml, with a `<camera>` per keyframe of cameras.json), URDF, USD (usd/scene.usda), SDFormat",
+    "MJCF (mjcf/scene.xml, with a `<camera>` per keyframe of cameras.json), URDF, USD (usd/scene.usda composing one SimReady prop per object, usd/props/), SDFormat",
     frame="metric",
 )
 

@@ -1,100 +1,25 @@
-"""USD exporter (usd-core): ``scene.usda`` with UsdPhysics rigid bodies (mass, centre of
-mass, principal inertia), colliders from the convex hulls (``convexHull`` approximation),
-physics materials (friction, restitution) bound with the ``physics`` purpose, preview
-materials (colour, texture) and lights. Z up, metres, kilograms.
+"""USD exporter (usd-core): ``scene.usda`` composes one SimReady prop per object
+(``props/<name>/usd/<name>.usda``, see usd_prop.py: UsdPhysics rigid body with mass, centre
+of mass and principal inertia, convex-hull colliders, physics and preview materials, semantic
+labels, metadata) by reference, posed, with the support (a static collider), the background
+mesh and lights. Z up, metres, kilograms.
 
 ``validate_usd(path)`` runs every validator that usd-core registers (UsdValidation).
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 
 from splat2sim.errors import missing_package
-from splat2sim.geometry.transforms import matrix_to_quat
-from splat2sim.scene.common import principal_inertia, relpath
 from splat2sim.scene.schema import SceneData
+from splat2sim.scene.usd_common import _bind, _mesh_prim, _physics_material, _preview_material, _pxr, _read_mesh
+from splat2sim.scene.usd_prop import PROPS_DIR, prop_relpath, write_prop
 
 SUPPORT_THICKNESS = 0.04
-
-
-def _pxr():
-    try:
-        from pxr import Gf, Sdf, Usd, UsdGeom, UsdLux, UsdPhysics, UsdShade, Vt
-    except ImportError as exc:
-        raise missing_package("usd-core", "USD export") from exc
-    return Gf, Sdf, Usd, UsdGeom, UsdLux, UsdPhysics, UsdShade, Vt
-
-
-def _read_mesh(path: Path):
-    import trimesh
-
-    mesh = trimesh.load(path, process=False, force="mesh")
-    uv = getattr(mesh.visual, "uv", None)
-    return np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64), (None if uv is None else np.asarray(uv))
-
-
-def _mesh_prim(stage, path: str, vertices, faces, scale: float, uv=None, colour=None):
-    Gf, Sdf, Usd, UsdGeom, UsdLux, UsdPhysics, UsdShade, Vt = _pxr()
-    mesh = UsdGeom.Mesh.Define(stage, path)
-    mesh.CreatePointsAttr(Vt.Vec3fArray.FromNumpy(np.asarray(vertices, np.float32)))
-    mesh.CreateFaceVertexCountsAttr(Vt.IntArray.FromNumpy(np.full(len(faces), 3, np.int32)))
-    mesh.CreateFaceVertexIndicesAttr(Vt.IntArray.FromNumpy(np.asarray(faces, np.int32).ravel()))
-    mesh.CreateSubdivisionSchemeAttr(UsdGeom.Tokens.none)
-    lo, hi = np.asarray(vertices).min(0), np.asarray(vertices).max(0)
-    mesh.CreateExtentAttr(Vt.Vec3fArray([Gf.Vec3f(*lo.tolist()), Gf.Vec3f(*hi.tolist())]))
-    if uv is not None and len(uv) == len(vertices):
-        st = UsdGeom.PrimvarsAPI(mesh).CreatePrimvar("st", Sdf.ValueTypeNames.TexCoord2fArray, UsdGeom.Tokens.vertex)
-        st.Set(Vt.Vec2fArray.FromNumpy(np.asarray(uv, np.float32)))
-    if colour is not None:
-        mesh.CreateDisplayColorAttr([Gf.Vec3f(*[float(c) for c in colour[:3]])])
-    if scale != 1.0:
-        UsdGeom.Xformable(mesh).AddScaleOp().Set(Gf.Vec3f(scale, scale, scale))
-    return mesh
-
-
-def _preview_material(stage, path: str, rgba, texture: str | None):
-    Gf, Sdf, Usd, UsdGeom, UsdLux, UsdPhysics, UsdShade, Vt = _pxr()
-    material = UsdShade.Material.Define(stage, path)
-    shader = UsdShade.Shader.Define(stage, path + "/PreviewSurface")
-    shader.CreateIdAttr("UsdPreviewSurface")
-    shader.CreateInput("roughness", Sdf.ValueTypeNames.Float).Set(0.6)
-    if texture:
-        reader = UsdShade.Shader.Define(stage, path + "/StReader")
-        reader.CreateIdAttr("UsdPrimvarReader_float2")
-        reader.CreateInput("varname", Sdf.ValueTypeNames.String).Set("st")
-        tex = UsdShade.Shader.Define(stage, path + "/Texture")
-        tex.CreateIdAttr("UsdUVTexture")
-        tex.CreateInput("file", Sdf.ValueTypeNames.Asset).Set(texture)
-        tex.CreateInput("st", Sdf.ValueTypeNames.Float2).ConnectToSource(reader.ConnectableAPI(), "result")
-        tex.CreateInput("scale", Sdf.ValueTypeNames.Float4).Set(Gf.Vec4f(*[float(c) for c in rgba]))
-        tex.CreateOutput("rgb", Sdf.ValueTypeNames.Float3)
-        shader.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(tex.ConnectableAPI(), "rgb")
-    else:
-        shader.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).Set(Gf.Vec3f(*[float(c) for c in rgba[:3]]))
-    material.CreateSurfaceOutput().ConnectToSource(shader.ConnectableAPI(), "surface")
-    return material
-
-
-def _physics_material(stage, path: str, static: float, dynamic: float, restitution: float):
-    Gf, Sdf, Usd, UsdGeom, UsdLux, UsdPhysics, UsdShade, Vt = _pxr()
-    material = UsdShade.Material.Define(stage, path)
-    api = UsdPhysics.MaterialAPI.Apply(material.GetPrim())
-    api.CreateStaticFrictionAttr(float(static))
-    api.CreateDynamicFrictionAttr(float(dynamic))
-    api.CreateRestitutionAttr(float(restitution))
-    return material
-
-
-def _bind(prim, material, purpose=None):
-    Gf, Sdf, Usd, UsdGeom, UsdLux, UsdPhysics, UsdShade, Vt = _pxr()
-    api = UsdShade.MaterialBindingAPI.Apply(prim)
-    if purpose:
-        api.Bind(material, UsdShade.Tokens.weakerThanDescendants, purpose)
-    else:
-        api.Bind(material)
 
 
 def build_stage(scene: SceneData, path: Path):
@@ -134,46 +59,21 @@ def build_stage(scene: SceneData, path: Path):
     UsdPhysics.CollisionAPI.Apply(support.GetPrim())
     mu = float(plane.get("friction", 0.8))
     _bind(support.GetPrim(), _physics_material(stage, "/World/Looks/support_physics", mu, mu, 0.0), "physics")
+    _bind(support.GetPrim(), _preview_material(stage, "/World/Looks/support_visual", [0.55, 0.45, 0.35, 1.0], None))
+    background = scene.environment.get("background_visual")
+    if background and scene.asset(background).is_file():
+        v, f, _ = _read_mesh(scene.asset(background))
+        mesh = _mesh_prim(stage, "/World/Background", v, f, 1.0, colour=[0.6, 0.6, 0.6])
+        _bind(mesh.GetPrim(), _preview_material(stage, "/World/Looks/background_visual", [0.6, 0.6, 0.6, 1.0], None))
     UsdGeom.Scope.Define(stage, "/World/Objects")
-    usd_dir = path.parent
     for b in scene.bodies:
-        root = f"/World/Objects/{b.name}"
-        xform = UsdGeom.Xform.Define(stage, root)
+        # each object is its own SimReady prop (usd_prop.py); the scene adds the pose
+        xform = UsdGeom.Xform.Define(stage, f"/World/Objects/{b.name}")
+        xform.GetPrim().GetReferences().AddReference("./" + prop_relpath(b.name))
         q = np.asarray(b.quaternion, np.float64)
         x = UsdGeom.Xformable(xform)
         x.AddTranslateOp().Set(Gf.Vec3d(*[float(v) for v in b.position]))
         x.AddOrientOp(UsdGeom.XformOp.PrecisionDouble).Set(Gf.Quatd(float(q[0]), Gf.Vec3d(*[float(v) for v in q[1:]])))
-        prim = xform.GetPrim()
-        UsdPhysics.RigidBodyAPI.Apply(prim)
-        mass_api = UsdPhysics.MassAPI.Apply(prim)
-        moments, axes = principal_inertia(b.inertial["inertia"])
-        w, *xyz = matrix_to_quat(axes)
-        mass_api.CreateMassAttr(float(b.inertial["mass"]))
-        mass_api.CreateCenterOfMassAttr(Gf.Vec3f(*[float(v) for v in b.inertial["center_of_mass"]]))
-        mass_api.CreateDiagonalInertiaAttr(Gf.Vec3f(*[float(v) for v in moments]))
-        mass_api.CreatePrincipalAxesAttr(Gf.Quatf(float(w), Gf.Vec3f(*[float(v) for v in xyz])))
-        rgba = (b.appearance or {}).get("rgba") or [0.8, 0.8, 0.8, 1.0]
-        if b.visual:
-            v, f, uv = _read_mesh(scene.asset(b.visual))
-            visual = _mesh_prim(stage, root + "/visual", v, f, b.scale, uv=uv, colour=rgba)
-            texture = relpath(scene.asset(b.texture), usd_dir) if b.texture else None
-            _bind(visual.GetPrim(), _preview_material(stage, f"/World/Looks/{b.name}_visual", rgba, texture))
-        c = b.contact
-        phys = _physics_material(
-            stage,
-            f"/World/Looks/{b.name}_physics",
-            c.get("static_friction", c.get("friction", 0.5)),
-            c.get("friction", 0.5),
-            c.get("restitution", 0.0),
-        )
-        UsdGeom.Scope.Define(stage, root + "/collision")
-        for k, hull in enumerate(b.collision):
-            v, f, _ = _read_mesh(scene.asset(hull))
-            mesh = _mesh_prim(stage, f"{root}/collision/hull_{k:03d}", v, f, b.scale)
-            mesh.CreatePurposeAttr(UsdGeom.Tokens.guide)
-            UsdPhysics.CollisionAPI.Apply(mesh.GetPrim())
-            UsdPhysics.MeshCollisionAPI.Apply(mesh.GetPrim()).CreateApproximationAttr(UsdPhysics.Tokens.convexHull)
-            _bind(mesh.GetPrim(), phys, "physics")
     return stage
 
 
@@ -183,6 +83,11 @@ def write_usd(scene: SceneData, out_dir) -> Path:
     path = out_dir / "scene.usda"
     if path.exists():
         path.unlink()
+    props = out_dir / PROPS_DIR
+    if props.exists():
+        shutil.rmtree(props)
+    for b in scene.bodies:
+        write_prop(scene, b, out_dir)
     stage = build_stage(scene, path)
     stage.GetRootLayer().Save()
     return path

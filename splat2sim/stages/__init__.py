@@ -153,7 +153,7 @@ SIMULATION_STAGES: dict[str, StageSpec] = {
     for spec in [
         StageSpec(
             name="export",
-            version=4,  # 4: a MuJoCo camera per keyframe in mjcf/scene.xml; 3: one metric frame (scale stage), keyframe cameras; 2: geometry scaled by physics' scale_from_sizes
+            version=5,  # 5: USD as one SimReady prop per object (usd/props/); 4: a MuJoCo camera per keyframe in mjcf/scene.xml; 3: one metric frame (scale stage), keyframe cameras; 2: geometry scaled by physics' scale_from_sizes
             description="scene.json and MJCF, URDF, USD, SDFormat scenes, the splat, the keyframe cameras, provenance",
             upstream=("frames", "poses", "splat", "segment", "scale", "mesh", "collision", "physics"),
             config_cls=ExportConfig,
@@ -161,7 +161,7 @@ SIMULATION_STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="check",
-            version=1,
+            version=2,  # 2: SimReady validation per prop (check.json simready)
             description="load and settle every format; repair what is repairable",
             upstream=("export",),
             config_cls=CheckConfig,
@@ -177,7 +177,7 @@ SIMULATION_STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="report",
-            version=1,
+            version=2,  # 2: SimReady section
             description="report/index.html: renders, hulls, objects, checks, warnings",
             upstream=("frames", "poses", "splat", "export", "check"),
             config_cls=ReportConfig,

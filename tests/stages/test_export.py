@@ -286,3 +286,36 @@ def test_scale_from_object_sizes_scales_every_length(ws, scaled_ws):
     for result in (mj, pb):
         for body in result.bodies:
             assert body.finite and body.drift_mm < 4.0 and body.penetration_mm < 4.0, (result.simulator, body)
+
+
+def test_usd_props_match_scene_json(ws):
+    """The USD scene, opened by usd-core with its per-object props composed in, carries the
+    masses, poses and collider counts of scene.json. Tolerances: the USD attributes are
+    float32 (mass, centre of mass: relative 1e-6), poses are double (1e-9 m)."""
+    from pxr import Usd, UsdGeom, UsdPhysics
+
+    from splat2sim.scene import load_scene
+    from splat2sim.scene.usd_prop import prop_relpath
+
+    ex = ws / "export"
+    scene = load_scene(ex / "scene.json")
+    stage = Usd.Stage.Open(str(ex / "usd" / "scene.usda"))
+    assert stage.GetDefaultPrim().GetPath() == "/World"
+    for b in scene.bodies:
+        assert (ex / "usd" / prop_relpath(b.name)).is_file()
+        prim = stage.GetPrimAtPath(f"/World/Objects/{b.name}")
+        assert prim.IsValid() and prim.HasAPI(UsdPhysics.RigidBodyAPI), b.name
+        mass = UsdPhysics.MassAPI(prim)
+        assert mass.GetMassAttr().Get() == pytest.approx(b.inertial["mass"], rel=1e-6)
+        assert np.allclose(mass.GetCenterOfMassAttr().Get(), b.inertial["center_of_mass"], rtol=1e-6, atol=1e-7)
+        world = np.array(UsdGeom.Xformable(prim).ComputeLocalToWorldTransform(Usd.TimeCode.Default())).T
+        assert np.allclose(world, b.world_from_body(), atol=1e-9), b.name
+        colliders = [p for p in Usd.PrimRange(prim) if p.HasAPI(UsdPhysics.CollisionAPI)]
+        assert len(colliders) == len(b.collision) > 0, b.name
+        for c in colliders:
+            assert UsdPhysics.MeshCollisionAPI(c).GetApproximationAttr().Get() == "convexHull"
+            assert UsdGeom.Imageable(c).GetPurposeAttr().Get() == "guide"
+    support = stage.GetPrimAtPath("/World/Support")
+    assert support.HasAPI(UsdPhysics.CollisionAPI) and not support.HasAPI(UsdPhysics.RigidBodyAPI)
+    bodies = [p for p in stage.Traverse() if p.HasAPI(UsdPhysics.RigidBodyAPI)]
+    assert len(bodies) == len(scene.bodies)

@@ -54,6 +54,13 @@ def test_report_has_pictures_objects_and_warnings(ws):
     assert "every object rests" in page
     for stage in ("frames", "poses", "splat", "export", "check"):
         assert f"<td>{stage}</td>" in page
+    check = json.loads((ws / "check" / "check.json").read_text())
+    if check["simready"]["ran"]:  # NVIDIA's verdict per prop, with the known failures explained
+        assert "SimReady validation (Robotics-Prop, per object)" in page and "FET_004_STANDARD" in page
+        for name in check["simready"]["assets"]:
+            assert f"props/{name}/usd/{name}.usda" in page
+    else:
+        assert "SimReady validation</h2><p>not run" in page
     # the simulator render and the photo of the same camera agree on where the objects are
     photo = cv2.imread(str(ws / "report" / "report" / "images" / "view0_photo.jpg")).astype(float)
     sim = cv2.imread(str(ws / "report" / "report" / "images" / "view0_mujoco.jpg")).astype(float)

@@ -15,4 +15,8 @@ class CheckConfig:
     mujoco: bool = True
     pybullet: bool = True
     usd: bool = True
+    simready: bool = field(
+        default=True,
+        metadata={"help": "also run NVIDIA's SimReady validator (Robotics-Prop) on the per-object USD props, when simready-validate is installed"},
+    )
     sdf: bool = True

@@ -153,6 +153,8 @@ def _validate_files(ctx: StageContext, checked_dir, report: dict) -> None:
             report["usd"] = validate_usd(checked_dir / "usd" / "scene.usda")
         if not report["usd"]["ok"]:
             ctx.warn(f"USD validation found {len(report['usd']['errors'])} error(s): {report['usd']['errors'][:2]}")
+        if cfg.simready:
+            _validate_simready(ctx, checked_dir / "usd", report)
     if cfg.sdf and (checked_dir / "sdf" / "scene.sdf").is_file():
         from splat2sim.scene.sdf import validate_sdf
 
@@ -162,6 +164,29 @@ def _validate_files(ctx: StageContext, checked_dir, report: dict) -> None:
             ctx.fallback("SDFormat validation", "XML well-formedness only", report["sdf"].get("note", "no parser"))
         elif not report["sdf"]["ok"]:
             ctx.warn(f"SDFormat parser errors: {report['sdf']['errors'][:2]}")
+
+
+def _validate_simready(ctx: StageContext, usd_dir: Path, report: dict) -> None:
+    """NVIDIA's SimReady validator per prop (optional dependency): check.json's ``simready``."""
+    from splat2sim.scene import simready
+
+    if not simready.available():
+        ctx.fallback("SimReady validation", "not run", "simready-validate is not installed (make install adds it)")
+        report["simready"] = {"ran": False, "why": "simready-validate is not installed"}
+        return
+    with ctx.timed("simready"):
+        report["simready"] = {"ran": True, **simready.validate_simready(usd_dir)}
+    for name, a in report["simready"]["assets"].items():
+        ctx.metrics[f"simready_{name}_passed"] = len(a["passed"])
+        if a["unexpected"]:
+            ctx.warn(f"SimReady ({a['profile']}): {name} fails {', '.join(a['unexpected'])}")
+    assets = report["simready"]["assets"]
+    if assets:
+        worst = min(len(a["passed"]) for a in assets.values())
+        total = len(next(iter(assets.values()))["features"])
+        ctx.summary.append(
+            ("simready", f"{len(assets)} prop(s), each passes >= {worst} of {total} Robotics-Prop features (the rest: known, see check.json)")
+        )
 
 
 def _settle_results(ctx: StageContext, sims: dict) -> list[str]:

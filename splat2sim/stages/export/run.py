@@ -272,7 +272,7 @@ def readme(scene, prov: dict, warnings: list[str], formats: dict) -> str:
         "",
         "- MuJoCo: `python -m mujoco.viewer --mjcf mjcf/scene.xml` (a camera per filmed keyframe, named as in `cameras.json`)",
         "- pybullet: `python urdf/load_pybullet.py --gui` (passes `URDF_USE_INERTIA_FROM_FILE`)",
-        "- USD (Isaac Sim, usdview): open `usd/scene.usda`",
+        "- USD (Isaac Sim, usdview): open `usd/scene.usda`; each object is also a SimReady prop of its own, `usd/props/<name>/usd/<name>.usda`",
         "- Gazebo: `gz sim sdf/scene.sdf`; Drake: `Parser(plant).AddModels('sdf/scene.sdf')`",
         "- Photoreal views: `assets/gaussians.ply` (world frame) and `assets/<body>/gaussians.ply` (object frame: apply the body's pose)",
         "- The filmed viewpoints: `cameras.json` (intrinsics and world_from_camera per keyframe, OpenCV axes, this scene's frame)",

@@ -191,6 +191,8 @@ def _page(meta: dict, scene, check: dict, scene_dir, view_html: list[str], objec
     )
     usd = check.get("usd", {})
     sdf = check.get("sdf", {})
+    from splat2sim.stages.report.simready_html import simready_section
+
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>splat2sim report</title><style>{CSS}</style></head>
 <body>
@@ -203,6 +205,7 @@ def _page(meta: dict, scene, check: dict, scene_dir, view_html: list[str], objec
 <h2>Objects</h2>
 {objects}
 <h2>Repairs made by the check stage</h2><ul>{repairs}</ul>
+{simready_section(check)}
 <h2>Stages</h2>
 {_table(["stage", "version", "backend", "seconds", "warnings", "fallbacks"], stage_rows)}
 <h2>Warnings and fallbacks</h2><ul>{"".join(warn_items) or "<li>none</li>"}</ul>
