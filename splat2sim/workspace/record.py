@@ -36,7 +36,7 @@ class StageRecord:
     warnings: list[str] = field(default_factory=list)
     fallbacks: list[dict] = field(default_factory=list)  # {what, used, why}
     backend: str | None = None
-    timings: dict = field(default_factory=dict)  # started, finished, seconds, and per step
+    timings: dict = field(default_factory=dict)  # started, seconds, steps (per step), estimate_seconds (splat2sim.estimate; None: short stage)
     status: str = "complete"
     schema_version: int = SCHEMA_VERSION
     splat2sim_version: str = ""
