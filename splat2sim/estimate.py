@@ -22,7 +22,7 @@ from pathlib import Path
 
 # seconds per unit of work on the reference 2-core CPU (see the module docstring)
 REFERENCE_RATES = {
-    "poses": 0.80,  # per keyframe (SfM)
+    "poses": 2.6,  # per keyframe x megapixel (SfM: features and matches grow with the pixels)
     "splat": 0.63,  # per iteration x training megapixel x 10k Gaussians (the cap)
     "segment": 9.2,  # per 10k Gaussians (16 views rendered, depth votes)
     "mesh": 6.3,  # per object
@@ -73,8 +73,8 @@ def stage_work(ws_root: Path, stage: str, config) -> Work | None:
     None when the stage is short or what it needs to count is not there yet."""
     frames = _read_json(ws_root / "frames" / "frames.json")
     if stage == "poses" and frames:
-        n = len(frames.get("frames", []))
-        return Work(stage, n, f"{n} keyframes")
+        n, size = len(frames.get("frames", [])), frames.get("image_size") or {"width": 640, "height": 480}
+        return Work(stage, n * size["width"] * size["height"] / 1e6, f"{n} keyframes at {size['width']}x{size['height']}")
     if stage == "splat" and frames:
         cfg = config.section("splat")
         size = frames.get("image_size") or {"width": 4, "height": 3}

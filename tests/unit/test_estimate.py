@@ -41,7 +41,7 @@ def test_work_and_reference_rate(ws, rates):
     # 1000 iterations x 320x240 px (0.0768 Mpx) x 3 (30k Gaussians / 10k) = 230.4 units
     assert est.work.units == pytest.approx(230.4) and est.seconds == pytest.approx(230.4 * E.REFERENCE_RATES["splat"])
     assert est.source == "reference 2-core CPU" and "1000 iterations at 320 px, up to 30k Gaussians" in est.message()
-    assert E.estimate(ws, "poses", config).work.units == 40
+    assert E.estimate(ws, "poses", config).work.units == pytest.approx(40 * 0.3072)  # keyframes x megapixels
     assert E.estimate(ws, "mesh", config) is None  # segment has not run: nothing to count
     assert E.estimate(ws, "export", config) is None  # a short stage
 
@@ -49,18 +49,18 @@ def test_work_and_reference_rate(ws, rates):
 def test_learning_this_machines_rate(ws, rates):
     config = Config.defaults()
     est = E.estimate(ws, "poses", config)
-    E.learn(est, 20.0)  # 40 keyframes in 20 s: 0.5 s each
+    E.learn(est, 20.0)  # 40 keyframes in 20 s
     again = E.estimate(ws, "poses", config)
     assert again.seconds == pytest.approx(20.0) and again.source == "this machine's 1 earlier run"
-    E.learn(again, 40.0)  # the next run took 1 s per keyframe: half of each run
-    assert E.estimate(ws, "poses", config).seconds == pytest.approx(40 * 0.75)
+    E.learn(again, 40.0)  # the next run took twice as long: half of each run
+    assert E.estimate(ws, "poses", config).seconds == pytest.approx(30.0)
     assert json.loads(rates.read_text())["poses"]["runs"] == 2
 
 
 def test_announce_only_long_stages(ws, rates):
     notes = Notes()
-    E.announce(ws, "poses", Config.defaults(), notes)  # 40 keyframes x 0.8 s: announced
-    assert notes.lines == [("poses", "estimate: about 30 s (40 keyframes; rate from reference 2-core CPU)")]
+    E.announce(ws, "poses", Config.defaults(), notes)  # 40 keyframes x 0.3 Mpx x 2.6 s: announced
+    assert notes.lines == [("poses", "estimate: about 30 s (40 keyframes at 640x480; rate from reference 2-core CPU)")]
     E.learn(E.estimate(ws, "poses", Config.defaults()), 2.0)
     E.announce(ws, "poses", Config.defaults(), notes)  # now 2 s: not worth a line
     assert len(notes.lines) == 1
