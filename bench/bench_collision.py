@@ -38,6 +38,10 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", default=["mujoco", "physx", "bullet"])
     parser.add_argument("--config-presets", nargs="+", default=["cpu", "default"])
     parser.add_argument("--no-ycb", action="store_true")
+    parser.add_argument(
+        "--lighter", action="append", default=[], metavar="NAME:KEY=VALUE,...",
+        help="also a config preset NAME (cpu with these collision settings), e.g. cpu-light:mcts_iterations=20,mcts_depth=2",
+    )  # fmt: skip
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "collision.json"))
     args = parser.parse_args()
     meshes = {}
@@ -57,8 +61,15 @@ def main() -> None:
                     cavity = np.array([c[0], c[1], lo[2] + 0.6 * (hi[2] - lo[2])])
                 meshes[f"ycb_{name}"] = (m.vertices, m.faces, cavity)
     rows = []
-    for config_preset in args.config_presets:
-        base = load_config(preset=None if config_preset == "default" else config_preset).section("collision")
+    lighter = {}
+    for spec in args.lighter:
+        name, _, sets = spec.partition(":")
+        lighter[name] = {k: type(getattr(load_config(preset="cpu").section("collision"), k))(v) for k, v in (kv.split("=") for kv in sets.split(","))}
+    for config_preset in args.config_presets + list(lighter):
+        if config_preset in lighter:
+            base = dataclasses.replace(load_config(preset="cpu").section("collision"), **lighter[config_preset])
+        else:
+            base = load_config(preset=None if config_preset == "default" else config_preset).section("collision")
         for preset in args.presets:
             for name, (v, f, cavity) in meshes.items():
                 cfg = dataclasses.replace(base, preset=preset)
@@ -68,7 +79,7 @@ def main() -> None:
                 mesh = trimesh.Trimesh(v, f, process=False)
                 mv = abs(mesh.volume) if mesh.is_watertight else abs(mesh.convex_hull.volume)
                 row = {"object": name, "preset": preset, "config_preset": config_preset,
-                       "mcts_iterations": cfg.mcts_iterations, "preprocess_mode": cfg.preprocess_mode, "method": res["method"], "hulls": len(hulls),
+                       "mcts_iterations": cfg.mcts_iterations, "mcts_depth": cfg.mcts_depth, "mcts_nodes": cfg.mcts_nodes, "resolution": cfg.resolution, "preprocess_mode": cfg.preprocess_mode, "method": res["method"], "hulls": len(hulls),
                        "max_vertices_per_hull": max(len(h.vertices) for h in hulls),
                        "hull_to_mesh_volume": sum(h.volume for h in hulls) / mv, "mesh_watertight": bool(mesh.is_watertight),
                        "volume_reference": "mesh" if mesh.is_watertight else "convex hull of the mesh (the mesh is not watertight)",
