@@ -6,7 +6,8 @@ The rate is this machine's own, learned from its earlier runs of the stage (kept
 run a reference measured on a 2-core CPU: the median rate over the bundled example and
 synthetic captures 300-302 built with the cpu preset (bench/bench_e2e.py, 40 keyframes at
 640x480; the workspaces' own stage records). Collision varies most: CoACD runs only on the
-objects that need it (stages/collision/decide.py), so its estimate is per object found.
+objects that need it (stages/collision/decide.py), which is not known before the stage, so
+its estimate is an upper bound (every object decomposed) and is not learned from.
 
     est = estimate(ws, "splat", config)      # None for the short stages
     est.message()   # "about 2 min (1000 iterations at 320 px, up to 30k Gaussians; reference 2-core CPU)"
@@ -26,7 +27,7 @@ REFERENCE_RATES = {
     "splat": 0.63,  # per iteration x training megapixel x 10k Gaussians (the cap)
     "segment": 9.2,  # per 10k Gaussians (16 views rendered, depth votes)
     "mesh": 6.3,  # per object
-    "collision": 25.0,  # per object (hull or CoACD, by the decision)
+    "collision": 36.0,  # per object, if each needs CoACD (median of bench_collision's cpu rows): an upper bound
 }
 ANNOUNCE_SECONDS = 10.0  # shorter stages are not worth a line
 LEARN_WEIGHT = 0.5  # each new run's share of the learned rate (the machine's load varies)
@@ -37,6 +38,7 @@ class Work:
     stage: str
     units: float
     what: str  # the work in words, e.g. "40 keyframes"
+    upper_bound: bool = False  # the work may be far less (collision: near-convex objects take a second); not learned from
 
 
 @dataclass
@@ -46,7 +48,8 @@ class Estimate:
     source: str  # where the rate comes from
 
     def message(self) -> str:
-        return f"about {format_duration(self.seconds)} ({self.work.what}; rate from {self.source})"
+        bound = "up to about" if self.work.upper_bound else "about"
+        return f"{bound} {format_duration(self.seconds)} ({self.work.what}; rate from {self.source})"
 
 
 def format_duration(seconds: float) -> str:
@@ -90,6 +93,10 @@ def stage_work(ws_root: Path, stage: str, config) -> Work | None:
         objects = _read_json(ws_root / "segment" / "objects.json")
         if objects is not None:
             n = len(objects.get("objects", []))
+            if stage == "collision":
+                return Work(
+                    stage, n, f"{n} object{'s' * (n != 1)} if each needs CoACD; a near-convex one gets its hull in a second", upper_bound=True
+                )
             return Work(stage, n, f"{n} object{'s' * (n != 1)}")
     return None
 
@@ -110,7 +117,7 @@ def learn(est: Estimate | None, seconds: float) -> None:
     """Fold a finished run into this machine's rate for its stage (None: no work model). The
     file is a cache: a machine that cannot write it keeps the reference rates (a read-only
     home is no reason to fail a build)."""
-    if est is None or est.work.units <= 0:
+    if est is None or est.work.units <= 0 or est.work.upper_bound:
         return
     path = rates_path()
     rates = _read_json(path) or {}

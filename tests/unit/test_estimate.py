@@ -75,5 +75,14 @@ def test_an_unwritable_rates_file_does_not_fail_a_build(ws, tmp_path, monkeypatc
     assert E.estimate(ws, "poses", Config.defaults()).source == "reference 2-core CPU"
 
 
+def test_collision_is_an_upper_bound_and_not_learned(ws, rates):
+    (ws / "segment").mkdir()
+    (ws / "segment" / "objects.json").write_text(json.dumps({"objects": [{"id": "obj_000"}, {"id": "obj_001"}]}))
+    est = E.estimate(ws, "collision", Config.defaults())
+    assert est.seconds == pytest.approx(2 * E.REFERENCE_RATES["collision"]) and est.message().startswith("up to about 70 s (2 objects if each")
+    E.learn(est, 0.1)  # both were near-convex: says nothing about the next scene's mugs
+    assert not rates.exists()
+
+
 def test_format_duration():
     assert [E.format_duration(s) for s in (3, 42, 89, 150, 4000)] == ["5 s", "40 s", "90 s", "2 min", "1.1 h"]
