@@ -139,7 +139,7 @@ def _add_cameras(server, workspace: Path, scene_root: Path, viewer: Viewer):
     for f in cams["frames"]:
         T = np.asarray(f["world_from_camera"], np.float64)  # OpenCV axes, as viser's frustum
         handle = server.scene.add_camera_frustum(
-            f"/cameras/{f['name']}", fov=float(fov), aspect=intr["width"] / intr["height"], scale=0.05, color=(255, 140, 0),
+            f"/cameras/{f['name']}", fov=float(fov), aspect=intr["width"] / intr["height"], scale=0.02, color=(255, 140, 0),
             thickness=0.002, wxyz=np.asarray(matrix_to_quat(T[:3, :3])), position=T[:3, 3],
         )  # fmt: skip
         viewer.cameras.append(handle)
@@ -196,8 +196,10 @@ def open_viewer(workspace, host: str = "127.0.0.1", port: int = 8080, splat: boo
     centre = np.mean([b.position for b in scene.bodies], 0) if scene.bodies else np.zeros(3)
     server.initial_camera.look_at = centre
     server.initial_camera.up = (0.0, 0.0, 1.0)
-    # from the first keyframe's viewpoint, else from above one side
-    server.initial_camera.position = first if first is not None else centre + np.array([0.6, -0.6, 0.5])
+    # above the first keyframe's viewpoint (looking down over the ring of filmed cameras, not
+    # through the nearest one), else from above one side
+    lift = np.array([1.2, 1.2, 2.5])
+    server.initial_camera.position = centre + lift * (first - centre) if first is not None else centre + np.array([0.6, -0.6, 0.5])
     _add_gui(server, viewer)
     return viewer
 
