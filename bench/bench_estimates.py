@@ -33,6 +33,7 @@ SETS = {
 
 def main() -> None:
     os.environ["SPLAT2SIM_STAGE_RATES"] = str(REPO / "bench" / "results" / "no_learned_rates.json")  # never written: reference rates only
+    E.contention = lambda: 1.0  # the estimate an idle machine would give (the records keep no load average)
     out = {"reference_rates": E.REFERENCE_RATES, "sets": {}}
     for label, pattern in SETS.items():
         ratios: dict[str, list[float]] = {}

@@ -11,6 +11,11 @@ its estimate is an upper bound (every object decomposed) and is not learned from
 
     est = estimate(ws, "splat", config)      # None for the short stages
     est.message()   # "about 2 min (1000 iterations at 320 px, up to 30k Gaussians; reference 2-core CPU)"
+
+Rates are kept per unit of work on an idle machine: a run's time is divided by how busy the
+machine was (``contention``: the 1-minute load average over the cores, at least 1; CPU time
+is shared), and an estimate is multiplied by how busy it is now. One run of a stage beside
+another heavy job would otherwise double every later estimate.
     learn(est, seconds)                      # after the stage: this machine's rate
 """
 
@@ -60,6 +65,14 @@ def format_duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def contention() -> float:
+    """How many runnable processes share each core (1-minute load average / cores, >= 1)."""
+    try:
+        return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+    except OSError:  # no load average on this platform
+        return 1.0
+
+
 def rates_path() -> Path:
     return Path(os.environ.get("SPLAT2SIM_STAGE_RATES", Path.home() / ".cache" / "splat2sim" / "stage_rates.json"))
 
@@ -107,10 +120,12 @@ def estimate(ws_root: Path, stage: str, config) -> Estimate | None:
     if work is None:
         return None
     learned = (_read_json(rates_path()) or {}).get(stage)
+    busy = contention()
+    load = f", x{busy:.1f} for the machine's load" if busy > 1.2 else ""
     if learned and learned.get("rate", 0) > 0:
         runs = int(learned.get("runs", 1))
-        return Estimate(work, work.units * float(learned["rate"]), f"this machine's {runs} earlier run{'s' * (runs != 1)}")
-    return Estimate(work, work.units * REFERENCE_RATES[stage], "reference 2-core CPU")
+        return Estimate(work, work.units * float(learned["rate"]) * busy, f"this machine's {runs} earlier run{'s' * (runs != 1)}{load}")
+    return Estimate(work, work.units * REFERENCE_RATES[stage] * busy, f"reference 2-core CPU{load}")
 
 
 def learn(est: Estimate | None, seconds: float) -> None:
@@ -122,7 +137,7 @@ def learn(est: Estimate | None, seconds: float) -> None:
     path = rates_path()
     rates = _read_json(path) or {}
     old = rates.get(est.work.stage)
-    rate = seconds / est.work.units
+    rate = seconds / contention() / est.work.units
     if old and old.get("rate", 0) > 0:
         rate = LEARN_WEIGHT * rate + (1 - LEARN_WEIGHT) * float(old["rate"])
     rates[est.work.stage] = {"rate": rate, "runs": int(old.get("runs", 0) if old else 0) + 1}

@@ -15,6 +15,7 @@ from splat2sim.config import Config
 def rates(tmp_path, monkeypatch):
     path = tmp_path / "rates" / "stage_rates.json"
     monkeypatch.setenv("SPLAT2SIM_STAGE_RATES", str(path))
+    monkeypatch.setattr(E, "contention", lambda: 1.0)  # an idle machine, whatever runs beside the tests
     return path
 
 
@@ -70,6 +71,7 @@ def test_an_unwritable_rates_file_does_not_fail_a_build(ws, tmp_path, monkeypatc
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     monkeypatch.setenv("SPLAT2SIM_STAGE_RATES", str(blocker / "stage_rates.json"))
+    monkeypatch.setattr(E, "contention", lambda: 1.0)
     est = E.estimate(ws, "poses", Config.defaults())
     E.learn(est, 10.0)
     assert E.estimate(ws, "poses", Config.defaults()).source == "reference 2-core CPU"
@@ -82,6 +84,16 @@ def test_collision_is_an_upper_bound_and_not_learned(ws, rates):
     assert est.seconds == pytest.approx(2 * E.REFERENCE_RATES["collision"]) and est.message().startswith("up to about 70 s (2 objects if each")
     E.learn(est, 0.1)  # both were near-convex: says nothing about the next scene's mugs
     assert not rates.exists()
+
+
+def test_a_busy_machine_scales_the_estimate_and_the_learned_rate(ws, rates, monkeypatch):
+    est = E.estimate(ws, "poses", Config.defaults())
+    monkeypatch.setattr(E, "contention", lambda: 2.0)  # two runnable processes per core
+    E.learn(est, 40.0)  # 40 s at twice the load: 20 s of an idle machine's time
+    busy = E.estimate(ws, "poses", Config.defaults())
+    assert busy.seconds == pytest.approx(40.0) and busy.source.endswith("x2.0 for the machine's load")
+    monkeypatch.setattr(E, "contention", lambda: 1.0)
+    assert E.estimate(ws, "poses", Config.defaults()).seconds == pytest.approx(20.0)
 
 
 def test_format_duration():
