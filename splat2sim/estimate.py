@@ -84,10 +84,25 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
+def _upstream(ws_root: Path, artifact) -> dict | None:
+    """An upstream stage's JSON artifact (splat2sim.artifacts) as a dict, or None when it is
+    missing or unreadable: then there is no estimate, and the stage itself says what is wrong."""
+    from splat2sim.artifacts.base import ArtifactError
+
+    try:
+        return artifact.read_dict(ws_root / artifact.stage)
+    except ArtifactError:
+        return None
+
+
 def stage_work(ws_root: Path, stage: str, config) -> Work | None:
     """The work of ``stage`` in the workspace at ``ws_root`` with ``config`` (a Config), or
     None when the stage is short or what it needs to count is not there yet."""
-    frames = _read_json(ws_root / "frames" / "frames.json")
+    from splat2sim.artifacts import frames as frames_artifacts
+    from splat2sim.artifacts import segment as segment_artifacts
+    from splat2sim.artifacts import splat as splat_artifacts
+
+    frames = _upstream(ws_root, frames_artifacts.FRAMES) if stage in ("poses", "splat") else None
     if stage == "poses" and frames:
         n, size = len(frames.get("frames", [])), frames.get("image_size") or {"width": 640, "height": 480}
         return Work(stage, n * size["width"] * size["height"] / 1e6, f"{n} keyframes at {size['width']}x{size['height']}")
@@ -99,11 +114,11 @@ def stage_work(ws_root: Path, stage: str, config) -> Work | None:
         units = cfg.iterations * megapixels * cfg.max_gaussians / 1e4
         return Work(stage, units, f"{cfg.iterations} iterations at {cfg.train_max_side} px, up to {cfg.max_gaussians / 1000:.0f}k Gaussians")
     if stage == "segment":
-        metrics = _read_json(ws_root / "splat" / "metrics.json")
+        metrics = _upstream(ws_root, splat_artifacts.METRICS)
         if metrics and metrics.get("gaussians"):
             return Work(stage, metrics["gaussians"] / 1e4, f"{metrics['gaussians'] / 1000:.0f}k Gaussians")
     if stage in ("mesh", "collision"):
-        objects = _read_json(ws_root / "segment" / "objects.json")
+        objects = _upstream(ws_root, segment_artifacts.OBJECTS)
         if objects is not None:
             n = len(objects.get("objects", []))
             if stage == "collision":

@@ -8,6 +8,8 @@ import json
 import pytest
 
 from splat2sim import estimate as E
+from splat2sim.artifacts.frames import FRAMES
+from splat2sim.artifacts.segment import OBJECTS
 from splat2sim.config import Config
 
 
@@ -23,8 +25,8 @@ def rates(tmp_path, monkeypatch):
 def ws(tmp_path):
     root = tmp_path / "ws"
     (root / "frames").mkdir(parents=True)
-    frames = {"image_size": {"width": 640, "height": 480}, "frames": [{"file": f"images/{i}.jpg"} for i in range(40)]}
-    (root / "frames" / "frames.json").write_text(json.dumps(frames))
+    frames = {"source": {}, "image_size": {"width": 640, "height": 480}, "frames": [{"file": f"images/{i}.jpg"} for i in range(40)]}
+    FRAMES.write(root / "frames", frames)
     return root
 
 
@@ -79,7 +81,7 @@ def test_an_unwritable_rates_file_does_not_fail_a_build(ws, tmp_path, monkeypatc
 
 def test_collision_is_an_upper_bound_and_not_learned(ws, rates):
     (ws / "segment").mkdir()
-    (ws / "segment" / "objects.json").write_text(json.dumps({"objects": [{"id": "obj_000"}, {"id": "obj_001"}]}))
+    OBJECTS.write(ws / "segment", {"objects": [{"id": "obj_000"}, {"id": "obj_001"}]})
     est = E.estimate(ws, "collision", Config.defaults())
     assert est.seconds == pytest.approx(2 * E.REFERENCE_RATES["collision"]) and est.message().startswith("up to about 70 s (2 objects if each")
     E.learn(est, 0.1)  # both were near-convex: says nothing about the next scene's mugs
@@ -94,6 +96,12 @@ def test_a_busy_machine_scales_the_estimate_and_the_learned_rate(ws, rates, monk
     assert busy.seconds == pytest.approx(40.0) and busy.source.endswith("x2.0 for the machine's load")
     monkeypatch.setattr(E, "contention", lambda: 1.0)
     assert E.estimate(ws, "poses", Config.defaults()).seconds == pytest.approx(20.0)
+
+
+def test_an_artifact_of_another_version_gives_no_estimate(ws, rates):
+    doc = json.loads((ws / "frames" / "frames.json").read_text())
+    (ws / "frames" / "frames.json").write_text(json.dumps({**doc, "schema_version": 99}))
+    assert E.estimate(ws, "poses", Config.defaults()) is None  # the stage itself says what is wrong
 
 
 def test_format_duration():
