@@ -85,41 +85,51 @@ void rasterize_forward(int C, int N, int D, const T* means2d, const T* conics, c
   constexpr int B = 8;  // Gaussians screened per block (vectorised sigma and cut-off test)
 #pragma omp parallel
   {
-    // Per-thread scratch: the tile's Gaussians gathered into contiguous arrays (in tile
-    // order, padded to a multiple of B), so the per-pixel loop reads them sequentially.
+    // Per-thread scratch: the tile's Gaussians that can reach ALPHA_MIN somewhere in the
+    // tile (tile_culls), gathered into contiguous arrays in tile order, padded to a multiple
+    // of B, so the per-pixel loop reads them sequentially; lpos is each one's place in the
+    // tile's list (for `last`).
     std::vector<T> acc(D), lmx, lmy, lca, lcb, lcc, lop, lcut, lft;
     std::vector<int32_t> lid;
+    std::vector<int64_t> lpos;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < n_tiles; ++t) {
       const int c = (int)(t / ((int64_t)TX * TY));
       const int tile = (int)(t % ((int64_t)TX * TY));
       const int ty = tile / TX, tx = tile % TX;
       const int64_t start = tile_offsets[t], end = tile_offsets[t + 1];
-      const int64_t n = end - start, np = (n + B - 1) / B * B;
       const T* m2 = means2d + (int64_t)c * N * 2;
       const T* con = conics + (int64_t)c * N * 3;
       const T* ft = feats + (int64_t)c * N * D;
       const T* op = opacities + (int64_t)c * N;
-      for (auto* v : {&lmx, &lmy, &lca, &lcb, &lcc, &lop}) v->assign(np, T(0));
-      // Padding never passes the screen: sigma (0) > -inf.
-      lcut.assign(np, -std::numeric_limits<T>::infinity());
-      lft.resize(n * D);
-      lid.resize(n);
-      for (int64_t j = 0; j < n; ++j) {
+      const double bx0 = tx * TILE_SIZE + 0.5, bx1 = std::min((tx + 1) * TILE_SIZE, width) - 0.5;
+      const double by0 = ty * TILE_SIZE + 0.5, by1 = std::min((ty + 1) * TILE_SIZE, height) - 0.5;
+      for (auto* v : {&lmx, &lmy, &lca, &lcb, &lcc, &lop, &lcut, &lft}) v->clear();
+      lid.clear();
+      lpos.clear();
+      for (int64_t j = 0; j < end - start; ++j) {
         const int32_t g = flat_ids[start + j];
-        lid[j] = g;
-        lmx[j] = m2[g * 2 + 0];
-        lmy[j] = m2[g * 2 + 1];
-        lca[j] = con[g * 3 + 0];
-        lcb[j] = con[g * 3 + 1];
-        lcc[j] = con[g * 3 + 2];
-        lop[j] = op[g];
-        for (int d = 0; d < D; ++d) lft[j * D + d] = ft[(int64_t)g * D + d];
+        const double cut = std::log(double(op[g]) / ALPHA_MIN);
+        if (tile_culls(tile_min_sigma(m2[g * 2], m2[g * 2 + 1], con[g * 3], con[g * 3 + 1], con[g * 3 + 2], bx0, bx1, by0, by1), cut))
+          continue;
+        lid.push_back(g);
+        lpos.push_back(j);
+        lmx.push_back(m2[g * 2 + 0]);
+        lmy.push_back(m2[g * 2 + 1]);
+        lca.push_back(con[g * 3 + 0]);
+        lcb.push_back(con[g * 3 + 1]);
+        lcc.push_back(con[g * 3 + 2]);
+        lop.push_back(op[g]);
+        for (int d = 0; d < D; ++d) lft.push_back(ft[(int64_t)g * D + d]);
         // sigma above which opacity * exp(-sigma) < ALPHA_MIN for certain (the margin is far
         // above rounding error), so the Gaussian would be skipped: no exp needed there.
         // A NaN cut-off (opacity < 0 or NaN) never compares true: those take the exact path.
-        lcut[j] = T(std::log(double(op[g]) / ALPHA_MIN) + 1e-3);
+        lcut.push_back(T(cut + 1e-3));
       }
+      const int64_t n = (int64_t)lid.size(), np = (n + B - 1) / B * B;
+      // Padding never passes the screen: sigma (0) > -inf.
+      for (auto* v : {&lmx, &lmy, &lca, &lcb, &lcc, &lop}) v->resize(np, T(0));
+      lcut.resize(np, -std::numeric_limits<T>::infinity());
       for (int py = ty * TILE_SIZE; py < std::min((ty + 1) * TILE_SIZE, height); ++py) {
         for (int px = tx * TILE_SIZE; px < std::min((tx + 1) * TILE_SIZE, width); ++px) {
           const int64_t pix = ((int64_t)c * height + py) * width + px;
@@ -177,7 +187,7 @@ void rasterize_forward(int C, int N, int D, const T* means2d, const T* conics, c
                 kid[q] = g;
               }
               Tr = next_T;
-              last_j = j + 1;
+              last_j = lpos[j] + 1;
             }
           }
           for (int d = 0; d < D; ++d) out[pix * D + d] = acc[d];
@@ -219,18 +229,48 @@ void rasterize_backward(int C, int N, int D, const T* means2d, const T* conics, 
 #endif
     T* gb = buf.data() + tid * per_thread;
     std::vector<T> accum(D);
+    // Per-tile scratch, as in rasterize_forward: the tile's Gaussians left by the tile cull
+    // (what it leaves out is skipped at every pixel), gathered contiguously with their place
+    // in the tile's list, and their gradients summed per tile (lg, `row` per Gaussian)
+    // before one scatter into the thread's buffer.
+    std::vector<T> lmx, lmy, lca, lcb, lcc, lop, lcut, lft, lg;
+    std::vector<int32_t> lid;
+    std::vector<int64_t> lpos;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < n_tiles; ++t) {
       const int c = (int)(t / ((int64_t)TX * TY));
       const int tile = (int)(t % ((int64_t)TX * TY));
       const int ty = tile / TX, tx = tile % TX;
-      const int64_t start = tile_offsets[t];
+      const int64_t start = tile_offsets[t], end = tile_offsets[t + 1];
       const T* m2 = means2d + (int64_t)c * N * 2;
       const T* con = conics + (int64_t)c * N * 3;
       const T* ft = feats + (int64_t)c * N * D;
       const T* op = opacities + (int64_t)c * N;
       const T* cut = cut_all.data() + (int64_t)c * N;
       T* gcam = gb + (int64_t)c * N * row;
+      const double bx0 = tx * TILE_SIZE + 0.5, bx1 = std::min((tx + 1) * TILE_SIZE, width) - 0.5;
+      const double by0 = ty * TILE_SIZE + 0.5, by1 = std::min((ty + 1) * TILE_SIZE, height) - 0.5;
+      for (auto* v : {&lmx, &lmy, &lca, &lcb, &lcc, &lop, &lcut, &lft}) v->clear();
+      lid.clear();
+      lpos.clear();
+      for (int64_t i = start; i < end; ++i) {
+        const int32_t g = flat_ids[i];
+        const double ms = tile_min_sigma(m2[g * 2], m2[g * 2 + 1], con[g * 3], con[g * 3 + 1], con[g * 3 + 2], bx0, bx1, by0, by1);
+        if (tile_culls(ms, std::log(double(op[g]) / ALPHA_MIN))) continue;
+        lid.push_back(g);
+        lpos.push_back(i);
+        lmx.push_back(m2[g * 2]);
+        lmy.push_back(m2[g * 2 + 1]);
+        lca.push_back(con[g * 3 + 0]);
+        lcb.push_back(con[g * 3 + 1]);
+        lcc.push_back(con[g * 3 + 2]);
+        lop.push_back(op[g]);
+        lcut.push_back(cut[g]);
+        for (int d = 0; d < D; ++d) lft.push_back(ft[(int64_t)g * D + d]);
+      }
+      const int64_t n = (int64_t)lid.size();
+      if (n == 0) continue;
+      lg.assign(n * row, T(0));
       for (int py = ty * TILE_SIZE; py < std::min((ty + 1) * TILE_SIZE, height); ++py) {
         for (int px = tx * TILE_SIZE; px < std::min((tx + 1) * TILE_SIZE, width); ++px) {
           const int64_t pix = ((int64_t)c * height + py) * width + px;
@@ -240,28 +280,36 @@ void rasterize_backward(int C, int N, int D, const T* means2d, const T* conics, 
           const T ga_out = g_alpha[pix];
           T Tr = T_final;
           std::fill(accum.begin(), accum.end(), T(0));
-          for (int64_t i = last[pix] - 1; i >= start; --i) {
-            const int32_t g = flat_ids[i];
+          // kept entries before last[pix], back to front
+          int64_t j = std::lower_bound(lpos.begin(), lpos.end(), last[pix]) - lpos.begin();
+          while (j-- > 0) {
+            const T cj[3] = {lca[j], lcb[j], lcc[j]};
+            const T mxy[2] = {lmx[j], lmy[j]};
             T dx, dy, vis;
             bool clamped;
-            const T sigma = gaussian_sigma(m2 + g * 2, con + g * 3, pcx, pcy, dx, dy);
-            if (sigma < 0 || sigma > cut[g]) continue;
-            const T a = gaussian_alpha(op[g], sigma, vis, clamped);
+            const T sigma = gaussian_sigma(mxy, cj, pcx, pcy, dx, dy);
+            if (sigma < 0 || sigma > lcut[j]) continue;
+            const T a = gaussian_alpha(lop[j], sigma, vis, clamped);
             if (a < T(ALPHA_MIN)) continue;
             Tr = Tr / (1 - a);  // transmittance in front of this Gaussian
             const T w = a * Tr;
-            T* gg = gcam + (int64_t)g * row;
+            T* gg = &lg[j * row];
+            const T* f = &lft[j * D];
             T g_a = 0;
             for (int d = 0; d < D; ++d) {
-              const T f = ft[(int64_t)g * D + d];
               gg[5 + d] += w * go[d];
-              g_a += (f - accum[d]) * go[d];
-              accum[d] = a * f + (1 - a) * accum[d];
+              g_a += (f[d] - accum[d]) * go[d];
+              accum[d] = a * f[d] + (1 - a) * accum[d];
             }
             g_a = g_a * Tr + ga_out * T_final / (1 - a);
-            if (!clamped) gaussian_alpha_vjp(op[g], vis, con + g * 3, dx, dy, g_a, gg[5 + D], gg, gg + 2);
+            if (!clamped) gaussian_alpha_vjp(lop[j], vis, cj, dx, dy, g_a, gg[5 + D], gg, gg + 2);
           }
         }
+      }
+      for (int64_t j = 0; j < n; ++j) {
+        T* dst = gcam + (int64_t)lid[j] * row;
+        const T* src = &lg[j * row];
+        for (int64_t k = 0; k < row; ++k) dst[k] += src[k];
       }
     }
   }

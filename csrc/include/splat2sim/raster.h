@@ -38,4 +38,29 @@ HOST_DEVICE void gaussian_alpha_vjp(T opacity, T vis, const T* conic, T dx, T dy
   g_mean2d[1] += g_sigma * (conic[1] * dx + conic[2] * dy);
 }
 
+// Smallest sigma of a Gaussian over the box of pixel centres [x0, x1] x [y0, y1], in double:
+// the minimum of a convex quadratic over a box is 0 when the mean is inside, else on one
+// of the four edges, where it is a 1-D quadratic clamped to the edge. Returns 0 (never
+// cull) when the conic is not positive definite.
+inline double tile_min_sigma(double mx, double my, double a, double b, double c, double x0, double x1,
+                             double y0, double y1) {
+  if (!(a > 0) || !(c > 0) || !(a * c - b * b > 0)) return 0.0;
+  // offsets d = mean - pixel range over [dx0, dx1] x [dy0, dy1]
+  const double dx0 = mx - x1, dx1 = mx - x0, dy0 = my - y1, dy1 = my - y0;
+  if (dx0 <= 0 && dx1 >= 0 && dy0 <= 0 && dy1 >= 0) return 0.0;
+  auto q = [&](double dx, double dy) { return 0.5 * (a * dx * dx + c * dy * dy) + b * dx * dy; };
+  auto clampd = [](double v, double lo, double hi) { return v < lo ? lo : (v > hi ? hi : v); };
+  double best = q(dx0, clampd(-b * dx0 / c, dy0, dy1));
+  best = fmin(best, q(dx1, clampd(-b * dx1 / c, dy0, dy1)));
+  best = fmin(best, q(clampd(-b * dy0 / a, dx0, dx1), dy0));
+  best = fmin(best, q(clampd(-b * dy1 / a, dx0, dx1), dy1));
+  return best;
+}
+
+// True when a Gaussian cannot reach ALPHA_MIN at any pixel centre of the box, with a margin
+// far above the rounding of the per-pixel sigma: the kernels would skip it at every pixel,
+// so leaving it out of a tile's list changes no output. cut = log(opacity / ALPHA_MIN);
+// a NaN cut (opacity <= 0 or NaN) never culls.
+inline bool tile_culls(double min_sigma, double cut) { return min_sigma > cut + 1e-2 + 1e-4 * fabs(cut); }
+
 }  // namespace s2s
