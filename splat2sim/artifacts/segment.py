@@ -14,7 +14,7 @@ STAGE = "segment"
 
 @dataclass
 class Objects(Document):
-    objects: list  # [{id, index, label, label_score, gaussians, centroid, bbox_min, bbox_max, support, merged, notes}]
+    objects: list  # [{id, index, label, label_score, gaussians, centroid, bbox_min, bbox_max, extent_robust, support, merged, notes, lying_flat, confidence, ...}]
     method: str = "geometric"
     label_source: str = "none"
     support_plane: dict = field(default_factory=dict)

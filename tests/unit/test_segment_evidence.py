@@ -69,3 +69,19 @@ def test_over_footprint_reads_footprints_not_skirts():
     grid = np.array([[0, 1, 1], [-1, 2, 0]], np.int32)
     points = np.array([[0.5, 1.5, 0], [1.5, 0.5, 0], [1.5, 1.5, 0], [0.5, 0.5, 0], [5.0, 5.0, 0], [-1.0, 0.5, 0]])
     assert over_footprint(points, grid, np.zeros(2), 1.0).tolist() == [True, False, True, False, False, False]
+
+
+def test_a_small_ball_below_two_margins_stands():
+    """A 4 cm ball next to a 2 cm height margin (hard capture 202): its top is under two
+    margins, but it is as high as it is wide, so it is not a flat patch. A patch of the same
+    height but three times as wide still is."""
+    rng = np.random.default_rng(3)
+    d = rng.normal(size=(300, 3))
+    ball = 0.02 * d / np.linalg.norm(d, axis=1, keepdims=True) + [0.1, 0.1, 0.019]  # top at 3.9 cm
+    means = np.concatenate([_table(rng), ball])
+    small = SupportRegion.of(means, 0.02, 2 * SPACING)
+    reason, notes = _rejection(ball, means, 0.02, SPACING, 1.0, SegmentConfig(), small)
+    assert reason is None and any("as high as it is wide" in n for n in notes)
+    patch = np.c_[rng.uniform(-0.06, 0.06, (300, 2)), rng.uniform(0.02, 0.039, 300)]  # 12 cm wide, same top
+    reason, _ = _rejection(patch, np.concatenate([_table(rng), patch]), 0.02, SPACING, 1.0, SegmentConfig(), small)
+    assert reason["reason"] == "flat patch on the support surface"

@@ -40,7 +40,9 @@ def run(ctx: StageContext) -> None:
 
 
 def _from_sizes(ctx: StageContext, objects: list[dict]) -> scale.Scale | None:
-    items = [(o["id"], extent, o.get("label")) for o in objects if (extent := _extent(o)) is not None]
+    # an object lying flat gives no size cue: the priors are of standing objects, and its
+    # height is lost in the support layer's blur (segment.flat)
+    items = [(o["id"], extent, o.get("label")) for o in objects if not o.get("lying_flat") and (extent := _extent(o)) is not None]
     info = scale_from_sizes(items)
     if info is None:
         return None

@@ -37,6 +37,9 @@ class SegmentConfig:
     max_object_size: float = field(
         default=0.6, metadata={"help": "clusters wider than this x the camera distance are background (walls, furniture)", "min": 0.0}
     )
+    flat_objects: bool = field(
+        default=True, metadata={"help": "also find objects lying flat (below the height margin): raised and of another colour than the support"}
+    )
     split_touching: bool = field(default=True, metadata={"help": "split clusters whose footprint has a narrow neck (touching objects)"})
     neck_ratio: float = field(
         default=0.5, metadata={"help": "split where the neck is narrower than this x the smaller part's inscribed radius", "min": 0.0, "max": 1.0}

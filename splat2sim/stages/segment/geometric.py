@@ -17,6 +17,8 @@ import numpy as np
 from splat2sim.stages.segment.footprints import assign_to_seeds, footprint_grid, neck_parts, split_touching  # noqa: F401  (sam.py imports them from here)
 from splat2sim.stages.segment.support import MAX_BEYOND_SUPPORT, MAX_STRAYS, MIN_DENSITY_RATIO, SupportRegion, support_around  # noqa: F401
 
+FLAT_ASPECT = 0.5  # a low cluster whose top is under half its width is a flat patch, not a standing object
+
 
 @dataclass
 class Cluster:
@@ -289,8 +291,12 @@ def _rejection(p: np.ndarray, means: np.ndarray, margin: float, spacing: float, 
     notes: list[str] = []
     if width > cfg.max_object_size * scene_size:
         return {**summary, "reason": "wider than max_object_size x scene size (wall or furniture)"}, notes
+    if hi[2] < 2 * margin and hi[2] < FLAT_ASPECT * width:
+        # low AND much wider than high: a patch of the support's texture or shadow. A small
+        # ball or fruit is as high as it is wide: below two margins, but it stands.
+        return {**summary, "top": round(float(hi[2]), 4), "reason": "flat patch on the support surface"}, notes
     if hi[2] < 2 * margin:
-        return {**summary, "reason": "flat patch on the support surface"}, notes
+        notes.append("low (its top within two height margins of the support) but as high as it is wide: kept as a small object")
     beyond = support.beyond(p[:, :2])
     if beyond > MAX_BEYOND_SUPPORT and beyond * len(p) > MAX_STRAYS:
         # the support's blurred edge, or where it meets a wall: an object stands on the support

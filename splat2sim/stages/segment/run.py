@@ -59,6 +59,9 @@ def run(ctx: StageContext) -> None:
                                  layer=geo.stats["table_thickness"])  # fmt: skip
     method = "geometric"
     clusters = [{"notes": list(c.notes), "merged": c.merged} for c in geo.clusters]
+    if cfg.flat_objects:
+        with ctx.timed("flat"):
+            labels = _add_flat_objects(ctx, data, means, labels, clusters, geo, frustum / max(views.num, 1))
     sam_info: dict = {}
 
     if cfg.method in ("auto", "sam"):
@@ -107,6 +110,25 @@ def run(ctx: StageContext) -> None:
             "no object was found above the support surface: the scene has nothing to simulate "
             "(objects need to stand on the support and be seen from several sides; see rejected_clusters in the record)"
         )
+
+
+def _add_flat_objects(ctx: StageContext, data: dict, means: np.ndarray, labels: np.ndarray, clusters: list, geo, seen_share: np.ndarray):
+    """Objects lying flat on the support (segment.flat) appended to ``labels`` and
+    ``clusters``; the evidence goes to the record (``flat``)."""
+    from splat2sim.render.conventions import SH_C0
+    from splat2sim.stages.segment.flat import lying_flat
+    from splat2sim.stages.segment.support import SupportRegion
+
+    margin = geo.stats["height_margin"]
+    support = SupportRegion.of(means, margin, 2 * geo.stats["spacing"])
+    rgb = np.clip(data["sh"][:, 0, :] * SH_C0 + 0.5, 0.0, 1.0)
+    found, stats = lying_flat(means, rgb, labels, seen_share, margin, support)
+    labels = labels.copy()
+    for flat in found:
+        labels[flat.indices] = len(clusters)
+        clusters.append({"notes": [flat.note()], "merged": False, "lying_flat": True})
+    ctx.metrics["flat"] = {**stats, "found": len(found)}
+    return labels
 
 
 def _view_footprints(ctx: StageContext, data: dict, views):
@@ -169,6 +191,7 @@ def write_outputs(ctx, labels, means, clusters, names, scores, method, label_sou
             "centroid": [round(float(v), 6) for v in p.mean(0)],
             "bbox_min": [round(float(v), 6) for v in lo], "bbox_max": [round(float(v), 6) for v in hi],
             "extent_robust": [round(float(v), 6) for v in robust], "support": support, "merged": merged, "notes": clusters[old]["notes"],
+            "lying_flat": bool(clusters[old].get("lying_flat", False)),
             "confidence": confidence, "confidence_reasons": reasons, "low_confidence": confidence < LOW,
         })  # fmt: skip
     doc = {
