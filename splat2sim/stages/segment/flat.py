@@ -65,6 +65,35 @@ def _cell_medians(ij: np.ndarray, values: np.ndarray, shape: tuple[int, int]) ->
     return out.reshape(*shape, values.shape[1]), n.reshape(shape)
 
 
+def _split_by_colour(cells: np.ndarray, colour: np.ndarray) -> list[np.ndarray]:
+    """A region [I,J] bool as one or two regions: two when its cells' colours ([I,J,3], in
+    units of the support's colour spread) fall into two groups further apart than COLOUR_Z
+    and each group holds a connected piece of MIN_CELLS (flat objects side by side, e.g. a
+    spatula on a plate's rim, join into one region of evidence)."""
+    from scipy import ndimage
+
+    idx = np.argwhere(cells)
+    if len(idx) < 2 * MIN_CELLS:
+        return [cells]
+    c = colour[idx[:, 0], idx[:, 1]]
+    a = c[np.argmax(np.linalg.norm(c - c.mean(0), axis=1))]  # deterministic 2-means: farthest seeds
+    b = c[np.argmax(np.linalg.norm(c - a, axis=1))]
+    for _ in range(10):
+        near_a = np.linalg.norm(c - a, axis=1) <= np.linalg.norm(c - b, axis=1)
+        if near_a.all() or not near_a.any():
+            return [cells]
+        a, b = c[near_a].mean(0), c[~near_a].mean(0)
+    if np.linalg.norm(a - b) <= COLOUR_Z:
+        return [cells]
+    out = []
+    for group in (near_a, ~near_a):
+        mask = np.zeros_like(cells)
+        mask[idx[group, 0], idx[group, 1]] = True
+        pieces, n = ndimage.label(mask, structure=np.ones((3, 3)))
+        out += [pieces == k for k in range(1, n + 1) if (pieces == k).sum() >= MIN_CELLS]
+    return out or [cells]
+
+
 def _robust(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     med = np.median(values, axis=0)
     return med, np.maximum(1.4826 * np.median(np.abs(values - med), axis=0), 1e-9)
@@ -110,8 +139,8 @@ def lying_flat(
                  seen_reference=round(seen_ref, 3), rejected=[])  # fmt: skip
     inside = ndimage.binary_erosion(support.inner, iterations=1)
     found: list[FlatObject] = []
-    for r in range(1, n_regions + 1):
-        cells = regions == r
+    parts = [p for r in range(1, n_regions + 1) for p in _split_by_colour(regions == r, colour / cs)]
+    for cells in parts:
         row = {"cells": int(cells.sum()), "raised_z": round(float(np.median(raised[cells])), 2),
                "colour_z": round(float(np.median(off_colour[cells])), 2), "seen_share": round(float(np.nanmedian(seen[cells])), 3)}  # fmt: skip
         if cells.sum() < MIN_CELLS:
