@@ -63,17 +63,3 @@ def test_a_flat_region_at_the_edge_or_by_a_standing_object_is_not_an_object():
     assert found == [], [f.note() for f in found]
     assert any(r["reason"].startswith("touches the support's edge") for r in stats["rejected"])
     assert skirt.any()
-
-
-def test_two_flat_objects_side_by_side_are_split_by_colour():
-    """A white plate and a red spatula touching: one region of evidence, two colours."""
-    rng = np.random.default_rng(2)
-    means, rgb = _table(rng)
-    plate = _disc(means, rgb, (0.0, 0.0), 0.08, dz=0.008, colour=(0.9, 0.9, 0.88))
-    blade = (np.abs(means[:, 0] - 0.16) < 0.08) & (np.abs(means[:, 1]) < 0.035) & ~plate  # 16 x 7 cm, against the plate
-    means[blade, 2] += 0.008
-    rgb[blade] = np.clip([0.8, 0.15, 0.15] + rng.normal(0, 0.03, (blade.sum(), 3)), 0, 1)
-    found, stats = _run(means, rgb)
-    assert len(found) == 2, [f.note() for f in found]
-    on_plate = sorted(plate[f.indices].mean() for f in found)
-    assert on_plate[0] < 0.2 and on_plate[1] > 0.8  # one is the blade, one the plate

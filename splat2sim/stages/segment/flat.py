@@ -20,6 +20,12 @@ coloured), and is seen by about as many views as the standing objects are (the f
 a table, seen by few views at a grazing angle, is where the splat is worst).
 
     found = lying_flat(means, rgb, labels, seen_share, margin, support)   # [FlatObject]
+
+Opt-in (``segment.flat_objects``): on the hard bench captures 200-207 it found a plate at
+IoU 0.72 (marker, seed 204), but its other regions (a plate's part, a plate and a spatula
+side by side, a bowl on seed 111) came out as slabs that miss their true object (IoU under
+0.25, all in captures without a marker, where the support plane sat up to 1.9 cm off the
+true table), so by default it would invent more than it finds (bench/results/objects.json).
 """
 
 from __future__ import annotations
@@ -63,35 +69,6 @@ def _cell_medians(ij: np.ndarray, values: np.ndarray, shape: tuple[int, int]) ->
     n = np.zeros(shape[0] * shape[1], np.int64)
     n[cells] = count
     return out.reshape(*shape, values.shape[1]), n.reshape(shape)
-
-
-def _split_by_colour(cells: np.ndarray, colour: np.ndarray) -> list[np.ndarray]:
-    """A region [I,J] bool as one or two regions: two when its cells' colours ([I,J,3], in
-    units of the support's colour spread) fall into two groups further apart than COLOUR_Z
-    and each group holds a connected piece of MIN_CELLS (flat objects side by side, e.g. a
-    spatula on a plate's rim, join into one region of evidence)."""
-    from scipy import ndimage
-
-    idx = np.argwhere(cells)
-    if len(idx) < 2 * MIN_CELLS:
-        return [cells]
-    c = colour[idx[:, 0], idx[:, 1]]
-    a = c[np.argmax(np.linalg.norm(c - c.mean(0), axis=1))]  # deterministic 2-means: farthest seeds
-    b = c[np.argmax(np.linalg.norm(c - a, axis=1))]
-    for _ in range(10):
-        near_a = np.linalg.norm(c - a, axis=1) <= np.linalg.norm(c - b, axis=1)
-        if near_a.all() or not near_a.any():
-            return [cells]
-        a, b = c[near_a].mean(0), c[~near_a].mean(0)
-    if np.linalg.norm(a - b) <= COLOUR_Z:
-        return [cells]
-    out = []
-    for group in (near_a, ~near_a):
-        mask = np.zeros_like(cells)
-        mask[idx[group, 0], idx[group, 1]] = True
-        pieces, n = ndimage.label(mask, structure=np.ones((3, 3)))
-        out += [pieces == k for k in range(1, n + 1) if (pieces == k).sum() >= MIN_CELLS]
-    return out or [cells]
 
 
 def _robust(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -139,8 +116,8 @@ def lying_flat(
                  seen_reference=round(seen_ref, 3), rejected=[])  # fmt: skip
     inside = ndimage.binary_erosion(support.inner, iterations=1)
     found: list[FlatObject] = []
-    parts = [p for r in range(1, n_regions + 1) for p in _split_by_colour(regions == r, colour / cs)]
-    for cells in parts:
+    for r in range(1, n_regions + 1):
+        cells = regions == r
         row = {"cells": int(cells.sum()), "raised_z": round(float(np.median(raised[cells])), 2),
                "colour_z": round(float(np.median(off_colour[cells])), 2), "seen_share": round(float(np.nanmedian(seen[cells])), 3)}  # fmt: skip
         if cells.sum() < MIN_CELLS:
