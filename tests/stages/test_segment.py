@@ -216,3 +216,43 @@ def test_clusters_beyond_the_support_edge_are_not_objects():
     wall_piece = wall[(wall[:, 2] > 0.02) & (wall[:, 2] < 0.1), :2]
     support, below = support_around(wall_piece, means, margin=0.01, cell=0.02)
     assert below > support
+
+
+def test_an_object_lying_flat_is_found_only_when_asked(tmp_path):
+    """segment.flat_objects (opt-in) through the stage: a box's oracle workspace whose splat
+    gets a table layer blurred 5 mm in height (as a CPU-trained splat's; the oracle's is
+    exact) and a plate: the layer's Gaussians within 8 cm of a point on the table raised 8 mm
+    (below the height margin, ~2.5x the blur) and made white."""
+    from splat2sim.io.gaussians_ply import read_gaussians_ply, write_gaussians_ply
+    from splat2sim.render.conventions import SH_C0
+
+    ws = _workspace(tmp_path, 5, ["box"], False)
+    splat = read_gaussians_ply(ws / "_imports" / "gaussians.ply")
+    owner = np.load(ws / "_imports" / "owner.npy")
+    gt = json.loads((tmp_path / "cap5" / "ground_truth.json").read_text())
+    rng = np.random.default_rng(0)
+    means, sh = splat["means"].copy(), splat["sh"].copy()
+    table = (owner == -1) & (np.abs(means[:, 2]) < 0.01)
+    means[table, 2] += rng.normal(0, 0.005, table.sum()).astype(means.dtype)
+    box = np.asarray(gt["objects"][0]["position"][:2])
+    centre = box + 0.22 * (-box / max(np.linalg.norm(box), 1e-6) if np.linalg.norm(box) > 0.05 else np.array([1.0, 0.0]))
+    plate = table & (np.linalg.norm(means[:, :2] - centre, axis=1) < 0.08)
+    means[plate, 2] += 0.008
+    sh[plate, 0, :] = (np.array([0.92, 0.92, 0.9]) - 0.5) / SH_C0
+    path = tmp_path / "with_plate.ply"
+    write_gaussians_ply(path, means, splat["log_scales"], splat["quats"], splat["opacity_logits"], sh)
+    base = ["segment.method=geometric", "segment.labels=none", f"splat.import_ply={path}", "splat.import_frame=sfm"]
+
+    from splat2sim import api
+
+    api.build(None, ws, until="splat", overrides=base, force=["splat"])
+    doc, labels, record = run_segment(ws, *base)
+    assert len(doc["objects"]) == 1 and not doc["objects"][0]["lying_flat"]  # the box; the plate is below the margin
+    assert "flat" not in record["metrics"]
+    doc, labels, record = run_segment(ws, *base, "segment.flat_objects=true")
+    flat = [o for o in doc["objects"] if o["lying_flat"]]
+    assert len(doc["objects"]) == 2 and len(flat) == 1, record["metrics"].get("flat")
+    members = labels == flat[0]["index"]
+    assert (members & plate).sum() / members.sum() > 0.8  # its Gaussians are the plate's ...
+    assert (members & plate).sum() / plate.sum() > 0.4  # ... and a good share of them (those above the support's median)
+    assert flat[0]["notes"][0].startswith("lying flat:") and record["metrics"]["flat"]["found"] == 1
