@@ -26,8 +26,10 @@ from splat2sim.workspace import Workspace  # noqa: E402
 SETS = {
     "bench_objects seeds 100-121 (320x240, 20 keyframes; built while other work loaded the machine, load 2-11)": "bench_objects/ws_*",
     "bench_hard seeds 200-207 (320x240, 20 keyframes, the harder captures)": "bench_hard/ws_*",
-    "bench_e2e before (640x480, 40 keyframes, an older code version: CoACD on every object)": "bench_e2e/before*/*",
-    "bench_e2e after (the reference rates' own source)": "bench_e2e/after*/*",
+    "bench_e2e before (640x480, 40 keyframes, an older code version: CoACD on every object)": "bench_e2e/before__2c8ba83*/*",
+    "bench_e2e after (the reference rates' own source)": "bench_e2e/after__59b650d*/*",
+    "bench_e2e before e46c522 (session 6 start: the kernels before the tile cull)": "bench_e2e/before__e46c522*/*",
+    "bench_e2e after a62413c (tile cull, separable SSIM: the splat rate's source since)": "bench_e2e/after__a62413c*/*",
 }
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 # seconds per unit of work on the reference 2-core CPU (see the module docstring)
 REFERENCE_RATES = {
     "poses": 2.6,  # per keyframe x megapixel (SfM: features and matches grow with the pixels)
-    "splat": 0.63,  # per iteration x training megapixel x 10k Gaussians (the cap)
+    "splat": 0.43,  # per iteration x training megapixel x 10k Gaussians (the cap); 0.63 before the tile cull and the separable SSIM (bench_e2e a62413c: 0.68 of it)
     "segment": 9.2,  # per 10k Gaussians (16 views rendered, depth votes)
     "mesh": 6.3,  # per object
     "collision": 36.0,  # per object, if each needs CoACD (median of bench_collision's cpu rows): an upper bound
