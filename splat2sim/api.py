@@ -20,7 +20,7 @@ from pathlib import Path
 
 from splat2sim import __version__
 from splat2sim.config import Config, dump_config, load_config, read_config_file
-from splat2sim.errors import ConfigError, Splat2SimError, WorkspaceError, resource_error, translate_resource_faults
+from splat2sim.errors import ConfigError, InputError, Splat2SimError, WorkspaceError, resource_error, translate_resource_faults
 from splat2sim.estimate import announce, learn
 from splat2sim.hardware import PresetChoice, resolve_preset
 from splat2sim.progress import NullReporter, Reporter
@@ -89,7 +89,6 @@ def _stage_config(spec: StageSpec, config: Config) -> dict:
     return data
 
 
-# ----------------------------------------------------------------------------- stage names
 def check_stage_name(name: str, *, must_exist: bool = True) -> str:
     if name not in layout.STAGE_ORDER:
         close = difflib.get_close_matches(name, layout.STAGE_ORDER, n=1)
@@ -109,7 +108,6 @@ def implemented_stages() -> list[str]:
     return [name for name in layout.STAGE_ORDER if name in STAGES]
 
 
-# ----------------------------------------------------------------------------- fingerprints
 def _context(ws: Workspace, spec: StageSpec, config: Config, input_path, reporter, out_dir=None) -> StageContext:
     return StageContext(
         stage=spec.name,
@@ -259,8 +257,10 @@ def _remember(ws: Workspace, config: Config, input_path, preset: PresetChoice | 
 
 
 def _input_for(ws: Workspace, given) -> Path | None:
-    if given is not None:
-        return Path(given).expanduser().absolute()
+    if given is not None:  # a given input that is not there is said before anything else is
+        if not (path := Path(given).expanduser().absolute()).exists():
+            raise InputError(f"input {path} does not exist", hint="check the path (and that the file finished copying)")
+        return path
     stored = ws.read_meta().get("input")
     return Path(stored) if stored else None
 

@@ -118,6 +118,14 @@ def test_bad_input_leaves_the_workspace_alone(built_ws, run_cli, tmp_path, args,
     assert tree_state(built_ws / "frames") == before
 
 
+def test_a_missing_input_is_said_before_anything_else(run_cli, tmp_path):
+    """No preset line (or any other) before the error: a new workspace, so the preset is chosen."""
+    done = run_cli("build", tmp_path / "missing.mp4", "-o", tmp_path / "ws")
+    assert done.returncode == InputError.exit_code
+    assert done.stderr.startswith("error: input") and "does not exist" in done.stderr, done.stderr
+    assert "preset" not in done.stdout + done.stderr
+
+
 def test_usage_errors_are_not_internal_errors(run_cli):
     done = run_cli("build")
     assert done.returncode == 2 and "Missing" in done.stderr and "internal error" not in done.stderr
