@@ -75,6 +75,17 @@ void bin_gaussians(int C, int N, const T* means2d, const int32_t* radii, const T
   }
 }
 
+// log(opacity / ALPHA_MIN) per Gaussian and camera: the sigma above which its alpha is under
+// ALPHA_MIN (NaN for opacity <= 0 or NaN, which never culls). Computed once per call, not per
+// (tile, Gaussian) pair.
+template <typename T>
+static std::vector<double> alpha_cuts(int64_t count, const T* opacities) {
+  std::vector<double> cuts(count);
+#pragma omp parallel for schedule(static)
+  for (int64_t idx = 0; idx < count; ++idx) cuts[idx] = std::log(double(opacities[idx]) / ALPHA_MIN);
+  return cuts;
+}
+
 template <typename T>
 void rasterize_forward(int C, int N, int D, const T* means2d, const T* conics, const T* feats,
                        const T* opacities, const int64_t* tile_offsets, const int32_t* flat_ids, int width,
@@ -83,6 +94,7 @@ void rasterize_forward(int C, int N, int D, const T* means2d, const T* conics, c
   const int TX = (width + TILE_SIZE - 1) / TILE_SIZE, TY = (height + TILE_SIZE - 1) / TILE_SIZE;
   const int64_t n_tiles = (int64_t)C * TX * TY;
   constexpr int B = 8;  // Gaussians screened per block (vectorised sigma and cut-off test)
+  const std::vector<double> cuts = alpha_cuts((int64_t)C * N, opacities);
 #pragma omp parallel
   {
     // Per-thread scratch: the tile's Gaussians that can reach ALPHA_MIN somewhere in the
@@ -109,7 +121,7 @@ void rasterize_forward(int C, int N, int D, const T* means2d, const T* conics, c
       lpos.clear();
       for (int64_t j = 0; j < end - start; ++j) {
         const int32_t g = flat_ids[start + j];
-        const double cut = std::log(double(op[g]) / ALPHA_MIN);
+        const double cut = cuts[(int64_t)c * N + g];
         if (tile_culls(tile_min_sigma(m2[g * 2], m2[g * 2 + 1], con[g * 3], con[g * 3 + 1], con[g * 3 + 2], bx0, bx1, by0, by1), cut))
           continue;
         lid.push_back(g);
@@ -217,10 +229,9 @@ void rasterize_backward(int C, int N, int D, const T* means2d, const T* conics, 
   std::vector<T> buf((int64_t)n_threads * per_thread, T(0));
   // Per-Gaussian sigma cut-off, as in rasterize_forward: above it alpha < ALPHA_MIN for
   // certain, so the Gaussian is skipped without evaluating exp (same result).
+  const std::vector<double> cuts = alpha_cuts((int64_t)C * N, opacities);
   std::vector<T> cut_all((int64_t)C * N);
-#pragma omp parallel for schedule(static)
-  for (int64_t idx = 0; idx < (int64_t)C * N; ++idx)
-    cut_all[idx] = T(std::log(double(opacities[idx]) / ALPHA_MIN) + 1e-3);
+  for (int64_t idx = 0; idx < (int64_t)C * N; ++idx) cut_all[idx] = T(cuts[idx] + 1e-3);
 #pragma omp parallel num_threads(n_threads)
   {
     int tid = 0;
@@ -256,7 +267,7 @@ void rasterize_backward(int C, int N, int D, const T* means2d, const T* conics, 
       for (int64_t i = start; i < end; ++i) {
         const int32_t g = flat_ids[i];
         const double ms = tile_min_sigma(m2[g * 2], m2[g * 2 + 1], con[g * 3], con[g * 3 + 1], con[g * 3 + 2], bx0, bx1, by0, by1);
-        if (tile_culls(ms, std::log(double(op[g]) / ALPHA_MIN))) continue;
+        if (tile_culls(ms, cuts[(int64_t)c * N + g])) continue;
         lid.push_back(g);
         lpos.push_back(i);
         lmx.push_back(m2[g * 2]);
