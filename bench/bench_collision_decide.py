@@ -9,6 +9,8 @@ the share of the true solid the hulls cover. Written into bench/results/collisio
 under ``per_object_decision`` (the rest of that file is bench_collision.py's).
 
     .venv/bin/python bench/bench_collision_decide.py --seeds 100-107 --from workspaces/bench_objects
+    .venv/bin/python bench/bench_collision_decide.py --seeds 103,105,200 \
+        --arms "before: raw mesh=collision.proxy_voxels=0" "after: proxy=collision.proxy_voxels=64"
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def bounds_excess(ws: Path, record: dict, mesh_record: dict) -> float:
     return worst
 
 
-def run_mode(seed: int, source: Path, work: Path, mode: str) -> dict:
+def run_mode(seed: int, source: Path, work: Path, mode: str, overrides: list[str]) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     cap = work / f"capture_{seed}"
     if not cap.exists():
@@ -51,12 +53,12 @@ def run_mode(seed: int, source: Path, work: Path, mode: str) -> dict:
     ws = work / f"ws_{seed}"
     if not ws.exists():  # an existing copy is reused: its collision stage re-runs only if stale
         shutil.copytree(source / f"ws_{seed}", ws, ignore=shutil.ignore_patterns("collision", "physics", "export", "check", "variants", "report"))
-    B.OVERRIDES = [*BASE_OVERRIDES, f"collision.decompose={mode}"]
+    B.OVERRIDES = [*BASE_OVERRIDES, *overrides]
     load = os.getloadavg()
     t0 = time.perf_counter()
-    row = B.run_scene(seed, work, "collision", [])
+    row = B.run_scene(seed, work, "collision", [], hard=seed >= 200)
     if "error" in row:
-        return row
+        return {**row, "mode": mode}
     ran_mesh = json.loads((ws / "mesh" / "_stage.json").read_text())["timings"]["seconds"]
     collision = json.loads((ws / "collision" / "collision.json").read_text())
     meshes = {m["id"]: m for m in json.loads((ws / "mesh" / "mesh.json").read_text())["objects"]}
@@ -71,6 +73,7 @@ def run_mode(seed: int, source: Path, work: Path, mode: str) -> dict:
             "hull_to_mesh_volume": None if rec["hull_to_mesh_volume"] is None else round(rec["hull_to_mesh_volume"], 3),
             "bounds_excess_mm": round(1000 * bounds_excess(ws, rec, meshes[rec["id"]]), 1),
             "true_solid_covered": truth.get("hull_coverage"),
+            "proxy": rec.get("proxy"),
         })  # fmt: skip
     return {"seed": seed, "mode": mode, "collision_stage_seconds": row["stage_seconds"].get("collision"),
             "wall_seconds": round(time.perf_counter() - t0, 1), "mesh_stage_seconds_if_rerun": ran_mesh,
@@ -80,9 +83,9 @@ def run_mode(seed: int, source: Path, work: Path, mode: str) -> dict:
 BASE_OVERRIDES = list(B.OVERRIDES)
 
 
-def summarise(rows: list[dict]) -> dict:
+def summarise(rows: list[dict], modes: list[str]) -> dict:
     out = {}
-    for mode in ("always", "auto"):
+    for mode in modes:
         mine = [r for r in rows if r.get("mode") == mode and "error" not in r]
         objs = [o for r in mine for o in r["objects"]]
         cov = [o["true_solid_covered"] for o in objs if o["true_solid_covered"] is not None]
@@ -106,7 +109,8 @@ def write(args, rows: list[dict]) -> dict:
     section[args.label] = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "settings": {"preset": "cpu", "overrides": BASE_OVERRIDES, "seeds": args.seeds},
-        "summary": summarise(rows),
+        "arms": dict(args.arms),
+        "summary": summarise(rows, [name for name, _ in args.arms]),
         "scenes": rows,
     }
     args.out.write_text(json.dumps(doc, indent=2, default=float) + "\n")
@@ -121,12 +125,21 @@ def main() -> None:
     )
     parser.add_argument("--work", type=Path, default=REPO / "workspaces" / "bench_collision_decide")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "collision.json")
+    parser.add_argument("--from-hard", dest="source_hard", type=Path, default=REPO / "workspaces" / "bench_hard",
+                        help="bench_objects --hard workspaces, for seeds 200 and up")  # fmt: skip
     parser.add_argument("--label", default="current")
+    parser.add_argument(
+        "--arms", nargs="+", default=["always=collision.decompose=always", "auto=collision.decompose=auto"],
+        help="NAME=override[,override...] per arm, run in this order on each seed",
+    )  # fmt: skip
     args = parser.parse_args()
+    args.arms = [(a.split("=", 1)[0], a.split("=", 1)[1].split(",")) for a in args.arms]
     rows = []
     for seed in B.parse_seeds(args.seeds):
-        for mode in ("always", "auto"):
-            rows.append(run_mode(seed, args.source, args.work / mode, mode))
+        for mode, overrides in args.arms:
+            source = args.source_hard if seed >= 200 else args.source
+            folder = "".join(c if c.isalnum() or c in "-_" else "_" for c in mode)
+            rows.append(run_mode(seed, source, args.work / folder, mode, overrides))
             print(json.dumps({k: rows[-1].get(k) for k in ("seed", "mode", "collision_stage_seconds", "error")}), flush=True)
             section = write(args, rows)  # after every run: a stopped benchmark keeps what it measured
     print(json.dumps(section[args.label]["summary"], indent=1))

@@ -78,23 +78,32 @@ def check_hulls(hulls, lo: np.ndarray, hi: np.ndarray, tolerance: float, max_hul
 
 def decompose(job: dict) -> dict:
     """Worker entry point (plain data in and out). job: id, vertices, faces, settings,
-    retries, max_hulls, max_vertices, tolerance. Returns hulls [(vertices, faces)], method,
-    settings used, attempts (with their problems), seconds."""
+    retries, max_hulls, max_vertices, tolerance, proxy (None, or its voxels_per_diagonal
+    and faces). Returns hulls [(vertices, faces)], method, settings used, attempts (with
+    their problems), the proxy's info (or why there is none), seconds."""
     t0 = time.perf_counter()
     v, f = np.asarray(job["vertices"]), np.asarray(job["faces"])
-    lo, hi = v.min(0), v.max(0)
+    lo, hi = v.min(0), v.max(0)  # the bounds check is against the visual mesh, whatever CoACD cuts
+    cut_v, cut_f, proxy_info = v, f, None
+    if job.get("proxy"):
+        from splat2sim.stages.collision.proxy import closed_proxy
+
+        try:
+            cut_v, cut_f, proxy_info = closed_proxy(v, f, job["proxy"]["voxels_per_diagonal"], job["proxy"]["faces"])
+        except Exception as exc:  # recorded: the stage reports the fallback to the visual mesh
+            proxy_info = {"problem": f"{type(exc).__name__}: {exc}"}
     tried = []
     for settings in attempts(job["settings"], job["retries"]):
         t1 = time.perf_counter()
         try:
-            hulls = _run_coacd(v, f, settings, job["max_hulls"], job["max_vertices"])
+            hulls = _run_coacd(cut_v, cut_f, settings, job["max_hulls"], job["max_vertices"])
             problems = check_hulls(hulls, lo, hi, job["tolerance"], job["max_hulls"], job["max_vertices"])
         except Exception as exc:  # CoACD raises RuntimeError on meshes it cannot cut
             hulls, problems = [], [f"CoACD failed: {exc}"]
         tried.append({"settings": settings, "problems": problems, "seconds": round(time.perf_counter() - t1, 3)})
         if not problems:
             return {"id": job["id"], "hulls": hulls, "method": "coacd", "settings": settings, "attempts": tried,
-                    "seconds": round(time.perf_counter() - t0, 3)}  # fmt: skip
+                    "proxy": proxy_info, "seconds": round(time.perf_counter() - t0, 3)}  # fmt: skip
     hull = cap_vertices(v, job["max_vertices"])
     return {"id": job["id"], "hulls": [hull], "method": "convex_hull", "settings": None, "attempts": tried,
-            "seconds": round(time.perf_counter() - t0, 3)}  # fmt: skip
+            "proxy": proxy_info, "seconds": round(time.perf_counter() - t0, 3)}  # fmt: skip

@@ -31,6 +31,13 @@ class CollisionConfig:
     )
     min_threshold: float = field(default=0.02, metadata={"help": "lowest CoACD threshold (large objects)", "min": 0.001, "max": 1.0})
     max_threshold: float = field(default=0.1, metadata={"help": "highest CoACD threshold (small objects)", "min": 0.001, "max": 1.0})
+    proxy_voxels: int = field(
+        default=64,
+        metadata={"help": "CoACD cuts a closed copy of the mesh at this many voxels across its diagonal, without the "
+                          "reconstruction's small tunnels (see splat2sim.stages.collision.proxy); 0 = the visual mesh as it is",
+                  "min": 0, "max": 512},
+    )  # fmt: skip
+    proxy_faces: int = field(default=2000, metadata={"help": "the proxy is decimated to this many faces", "min": 100})
     preprocess_mode: Literal["auto", "on", "off"] = field(default="auto", metadata={"help": "CoACD manifold pre-processing"})
     resolution: int = field(default=2000, metadata={"help": "CoACD sampling resolution", "min": 100})
     mcts_iterations: int = field(default=100, metadata={"help": "CoACD MCTS iterations (fewer = faster, coarser cuts)", "min": 10})
@@ -42,5 +49,7 @@ class CollisionConfig:
     retries: int = field(default=1, metadata={"help": "decompositions tried with other settings before the single-hull fallback", "min": 0, "max": 3})
 
     def validate(self) -> None:
+        if 0 < self.proxy_voxels < 16:
+            raise ValueError(f"proxy_voxels must be 0 (off) or at least 16, got {self.proxy_voxels}")
         if self.min_threshold > self.max_threshold:
             raise ValueError("min_threshold must not exceed max_threshold")

@@ -36,7 +36,8 @@ def make_job(oid: str, vertices: np.ndarray, faces: np.ndarray, cfg, seed: int) 
     }  # fmt: skip
     return {"id": oid, "vertices": np.asarray(vertices, np.float64), "faces": np.asarray(faces, np.int64),
             "settings": settings, "retries": cfg.retries, "max_hulls": max_hulls, "max_vertices": max_vertices,
-            "tolerance": cfg.bounds_tolerance * diag + 0.001}  # fmt: skip
+            "tolerance": cfg.bounds_tolerance * diag + 0.001,
+            "proxy": {"voxels_per_diagonal": cfg.proxy_voxels, "faces": cfg.proxy_faces} if cfg.proxy_voxels else None}  # fmt: skip
 
 
 def run_jobs(jobs: list[dict], workers: int, progress=None) -> dict[str, dict]:
@@ -117,6 +118,10 @@ def run(ctx: StageContext) -> None:
             total += vol
             hulls.append({"file": name, "vertices": int(len(v)), "faces": int(len(f)), "volume": vol})
         warnings = []
+        proxy = res.get("proxy")
+        if proxy and "problem" in proxy:
+            ctx.fallback(f"{oid} collision proxy", "CoACD on the visual mesh as it is", proxy["problem"])
+            warnings.append(f"no proxy: {proxy['problem']}")
         if res["method"] == "convex_hull":  # CoACD was needed and failed
             why = "; ".join(p for a in res["attempts"] for p in a["problems"]) or "no attempt"
             ctx.fallback(f"{oid} convex decomposition", "a single convex hull", why)
@@ -129,7 +134,7 @@ def run(ctx: StageContext) -> None:
         records.append({
             "id": oid, "hulls": hulls, "hull_count": len(hulls), "hull_volume": total, "mesh_volume": mv,
             "hull_to_mesh_volume": (total / mv) if mv > 0 else None, "method": res["method"], "decision": decisions[oid],
-            "settings": res["settings"], "attempts": res["attempts"], "seconds": res["seconds"], "warnings": warnings,
+            "settings": res["settings"], "proxy": proxy, "attempts": res["attempts"], "seconds": res["seconds"], "warnings": warnings,
         })  # fmt: skip
     max_hulls, max_vertices = limits(cfg)
     collision_artifacts.COLLISION.write(ctx.out_dir, collision_artifacts.Collision(
