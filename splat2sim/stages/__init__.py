@@ -109,7 +109,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="scale",
-            version=2,  # 2: objects lying flat give no size cue
+            version=3,  # 3: a scale poses measured gets a range (marker views' spread, at least 2 %); 2: objects lying flat give no size cue
             description="the world's metric scale: from poses, or from object sizes, with a range",
             upstream=("poses", "segment"),
             config_cls=ScaleConfig,

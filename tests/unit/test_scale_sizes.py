@@ -31,3 +31,19 @@ def test_strays_do_not_move_the_robust_size():
     one = scale_from_sizes([("a", robust, None)])
     loose = scale_from_sizes([("a", np.ptp(points, axis=0), None)])
     assert one["scale"] / loose["scale"] == pytest.approx(np.ptp(points, axis=0).max() / robust.max())
+
+
+def test_a_measured_scale_states_its_uncertainty():
+    from splat2sim.artifacts.poses import World
+    from splat2sim.stages.scale.run import MEASURED_SIGMA_FLOOR, measured_sigma
+
+    def world(source: str, detail: dict) -> World:
+        return World.from_dict({"units": "metres", "scale_source": source, "sim_from_sfm": {}, "support_plane": {},
+                                "scale": {"value": 0.12, "source": source, **detail}})  # fmt: skip
+
+    # views agreeing to 1 % (a MAD) still leave the floor: the error shared by all views
+    assert measured_sigma(world("marker", {"pairwise_relative_mad": 0.01})) == MEASURED_SIGMA_FLOOR
+    # views disagreeing by a MAD of 3 %: a sigma of 1.4826 x 3 %
+    assert measured_sigma(world("marker", {"pairwise_relative_mad": 0.03})) == pytest.approx(0.0445, abs=1e-4)
+    assert measured_sigma(world("known_length", {})) == MEASURED_SIGMA_FLOOR
+    assert measured_sigma(world("marker", {"pairwise_relative_mad": float("nan")})) == MEASURED_SIGMA_FLOOR
