@@ -133,7 +133,10 @@ def main() -> None:
         help="NAME=override[,override...] per arm, run in this order on each seed",
     )  # fmt: skip
     args = parser.parse_args()
-    args.arms = [(a.split("=", 1)[0], a.split("=", 1)[1].split(",")) for a in args.arms]
+    args.arms = [(a.split("=", 1)[0], a.split("=", 1)[1].split(",")) for a in args.arms if "=" in a]
+    for name, overrides in args.arms:
+        if not all("." in o.split("=", 1)[0] and "=" in o for o in overrides):
+            parser.error(f"arm {name!r}: overrides must be section.key=value (and a name without '=')")
     rows = []
     for seed in B.parse_seeds(args.seeds):
         for mode, overrides in args.arms:

@@ -125,7 +125,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="collision",
-            version=3,  # 3: CoACD cuts a closed proxy without the reconstruction's tunnels; 2: near-convex objects get their hull without CoACD (decompose=auto)
+            version=3,  # 3: CoACD cuts a closed proxy without the reconstruction's tunnels, threshold at least 2 proxy voxels; 2: near-convex objects get their hull without CoACD (decompose=auto)
             description="convex collision hulls per object (its hull, or CoACD where it is concave)",
             upstream=("mesh",),
             config_cls=CollisionConfig,

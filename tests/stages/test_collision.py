@@ -211,3 +211,14 @@ def test_decision_tolerates_reconstruction_noise_on_a_box():
     noisy_bowl = trimesh.Trimesh(v, f, process=False).subdivide().subdivide()
     noisy = decide.measure(noisy_bowl.vertices + rng.normal(0, 0.004, noisy_bowl.vertices.shape), noisy_bowl.faces)
     assert decide.choose(noisy, "auto", decide.tolerance(noisy, cfg.convex_tolerance, cfg.convex_tolerance_share))[0] == "coacd", noisy
+
+
+def test_coacd_is_not_asked_for_finer_than_the_proxy_resolves():
+    import trimesh
+
+    box = trimesh.creation.box(extents=[0.4, 0.3, 0.2])  # diagonal 0.54 m: 4 mm / 0.54 m = 0.0074 -> clamped up
+    with_proxy = make_job("box", box.vertices, box.faces, CollisionConfig(), seed=0)
+    assert with_proxy["settings"]["threshold"] == pytest.approx(2 / CollisionConfig().proxy_voxels)  # 2 voxels of 64
+    assert with_proxy["proxy"] == {"voxels_per_diagonal": 64, "faces": 2000}
+    without = make_job("box", box.vertices, box.faces, CollisionConfig(proxy_voxels=0), seed=0)
+    assert without["settings"]["threshold"] == pytest.approx(CollisionConfig().min_threshold) and without["proxy"] is None

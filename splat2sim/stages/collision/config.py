@@ -29,7 +29,9 @@ class CollisionConfig:
     concavity: float = field(
         default=0.004, metadata={"help": "allowed concavity in metres; CoACD's threshold = this / object diagonal, clamped", "min": 1e-5}
     )
-    min_threshold: float = field(default=0.02, metadata={"help": "lowest CoACD threshold (large objects)", "min": 0.001, "max": 1.0})
+    min_threshold: float = field(
+        default=0.02, metadata={"help": "lowest CoACD threshold (large objects); with the proxy at least 2 / proxy_voxels", "min": 0.001, "max": 1.0}
+    )
     max_threshold: float = field(default=0.1, metadata={"help": "highest CoACD threshold (small objects)", "min": 0.001, "max": 1.0})
     proxy_voxels: int = field(
         default=64,

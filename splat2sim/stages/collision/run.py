@@ -17,6 +17,9 @@ from splat2sim.stages.collision import decide
 from splat2sim.stages.collision.coacd_runner import cap_vertices, decompose, threshold_for
 from splat2sim.stages.collision.presets import limits
 
+#: CoACD's threshold is at least this many proxy voxels over the object's diagonal.
+PROXY_RESOLVES_VOXELS = 2.0
+
 
 def load_mesh(path):
     import trimesh
@@ -29,8 +32,13 @@ def load_mesh(path):
 def make_job(oid: str, vertices: np.ndarray, faces: np.ndarray, cfg, seed: int) -> dict:
     max_hulls, max_vertices = limits(cfg)
     diag = float(np.linalg.norm(np.ptp(vertices, axis=0)))
+    lowest = cfg.min_threshold
+    if cfg.proxy_voxels:
+        # the proxy does not resolve a concavity under about two of its voxels: a lower
+        # threshold has CoACD chase the surface's bumps (same hulls, half the time again)
+        lowest = min(cfg.max_threshold, max(lowest, PROXY_RESOLVES_VOXELS / cfg.proxy_voxels))
     settings = {
-        "threshold": threshold_for(diag, cfg.concavity, cfg.min_threshold, cfg.max_threshold),
+        "threshold": threshold_for(diag, cfg.concavity, lowest, cfg.max_threshold),
         "preprocess_mode": cfg.preprocess_mode, "resolution": cfg.resolution,
         "mcts_iterations": cfg.mcts_iterations, "mcts_depth": cfg.mcts_depth, "mcts_nodes": cfg.mcts_nodes, "seed": seed,
     }  # fmt: skip
