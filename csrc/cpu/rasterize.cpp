@@ -247,7 +247,10 @@ void rasterize_backward(int C, int N, int D, const T* means2d, const T* conics, 
     std::vector<T> lmx, lmy, lca, lcb, lcc, lop, lcut, lft, lg;
     std::vector<int32_t> lid;
     std::vector<int64_t> lpos;
-#pragma omp for schedule(dynamic, 1)
+    // Tiles go to threads round-robin, not dynamically: each thread's buffer then sums the
+    // same tiles in the same order on every run, so the gradients (and a trained splat)
+    // repeat exactly for a given thread count.
+#pragma omp for schedule(static, 1)
     for (int64_t t = 0; t < n_tiles; ++t) {
       const int c = (int)(t / ((int64_t)TX * TY));
       const int tile = (int)(t % ((int64_t)TX * TY));
