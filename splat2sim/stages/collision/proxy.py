@@ -4,7 +4,7 @@ A reconstructed surface (fused depth, carved, a level set) is closed but riddled
 tunnels and pockets where the carving saw through a sparse patch: on the bench meshes a ball
 had genus 4 and a bowl 45 (Euler numbers -6 and -88; a sphere's is 2). CoACD cuts until no
 part is concave past its threshold, and every tunnel is a concavity, so it spent its whole
-hull budget (32) on them, for 50-190 s per object, on balls and boxes as much as on bowls.
+hull budget (32) on them, for 40-220 s per object, on balls and boxes as much as on bowls.
 
 The proxy fills the visual mesh's voxels (``voxels_per_diagonal`` across its bounding-box
 diagonal), closes gaps up to ``closing`` voxels (a tunnel; a mug's handle or a bowl's hollow
