@@ -286,10 +286,10 @@ def build(
     if until is not None:
         check_stage_name(until, must_exist=False)
     if from_stage is not None and until is not None and layout.STAGE_ORDER.index(from_stage) > layout.STAGE_ORDER.index(until):
-        raise ConfigError(
-            f"--from {from_stage} comes after --until {until}: no stage is in that range",
-            hint=f"stages run in the order {', '.join(layout.STAGE_ORDER)}",
-        )
+        raise ConfigError(f"--from {from_stage} comes after --until {until}: no stage is in that range",
+                          hint=f"stages run in the order {', '.join(layout.STAGE_ORDER)}")  # fmt: skip
+    if not Path(workspace).exists():  # a bad option is refused before the folder is made
+        resolve_config(None, preset=preset, config_files=config_files, overrides=overrides)
     ws = Workspace.open(workspace, create=True)
     ws.read_meta()  # a workspace from a newer splat2sim, or a corrupt one, is refused before anything is written
     result = BuildResult(workspace=ws.root)

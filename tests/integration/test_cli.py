@@ -126,6 +126,14 @@ def test_a_missing_input_is_said_before_anything_else(run_cli, tmp_path):
     assert "preset" not in done.stdout + done.stderr
 
 
+def test_a_bad_option_leaves_no_new_workspace_behind(run_cli, tmp_path):
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"not looked at: the option is refused first")
+    done = run_cli("build", video, "-o", tmp_path / "ws", "--set", "collision.proxy_voxels=8")
+    assert done.returncode == 2 and "proxy_voxels must be 0 (off) or at least 16" in done.stderr, done.stderr
+    assert not (tmp_path / "ws").exists()
+
+
 def test_usage_errors_are_not_internal_errors(run_cli):
     done = run_cli("build")
     assert done.returncode == 2 and "Missing" in done.stderr and "internal error" not in done.stderr
