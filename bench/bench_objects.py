@@ -64,14 +64,14 @@ def capture_config(seed: int, hard: bool) -> SynthConfig:
     )
 
 
-def run_scene(seed: int, work: Path, until: str, force: list[str], hard: bool = False) -> dict:
+def run_scene(seed: int, work: Path, until: str, force: list[str], hard: bool = False, extra: list[str] = ()) -> dict:
     config = capture_config(seed, hard)
     marker = config.marker
     capture = work / f"capture_{seed}"
     if not (capture / "ground_truth.json").is_file():
         generate_capture(capture, config)
     ws = work / f"ws_{seed}"
-    sets = OVERRIDES + (["poses.marker_size=0.08"] if marker else [])
+    sets = OVERRIDES + list(extra) + (["poses.marker_size=0.08"] if marker else [])
     t0 = time.perf_counter()
     try:
         api.build(capture / "video.mp4", ws, preset="cpu", overrides=sets, until=until, force=force)
@@ -117,6 +117,12 @@ def aggregate(rows: list[dict]) -> dict:
         "recall": sum(r["objects_matched"] for r in ok) / max(1, sum(r["objects_true"] for r in ok)),
         "precision": sum(r["objects_matched"] for r in ok) / max(1, sum(r["objects_predicted"] for r in ok)),
         "mean_iou": float(np.mean([o["iou"] for o in found])) if found else None,
+        "mean_iou_camera_frame": float(np.mean([o["iou_camera_frame"] for o in found if "iou_camera_frame" in o])) if found else None,
+        # the true table top against the camera similarity (synth.evaluate: objects are judged on the support)
+        "support_vs_cameras_median": {
+            "tilt_deg": float(np.median([r["support_vs_cameras"]["tilt_deg"] for r in ok])) if ok else None,
+            "abs_height_m": float(np.median([abs(r["support_vs_cameras"]["height_m"]) for r in ok])) if ok else None,
+        },
         "scale_error_no_marker": {
             "median_abs": float(np.median([abs(r["scale"]["error"]) for r in no_marker])) if no_marker else None,
             "range_contains_truth": sum(bool(r["scale"]["range_contains_truth"]) for r in no_marker) / len(no_marker) if no_marker else None,
@@ -152,6 +158,7 @@ def main() -> None:
     parser.add_argument(
         "--force", action="append", default=[], help="re-run this stage (and what follows) on existing workspaces after a code change"
     )
+    parser.add_argument("--set", action="append", default=[], help="an extra config override for every scene (an arm of an A/B)")
     args = parser.parse_args()
     args.work = args.work or REPO / "workspaces" / ("bench_hard" if args.hard else "bench_objects")
     args.work.mkdir(parents=True, exist_ok=True)
@@ -159,7 +166,7 @@ def main() -> None:
     load_before = os.getloadavg()
     t0 = time.time()
     for seed in parse_seeds(args.seeds):
-        rows.append(run_scene(seed, args.work, args.until, args.force, args.hard))
+        rows.append(run_scene(seed, args.work, args.until, args.force, args.hard, args.set))
         print(json.dumps({k: rows[-1].get(k) for k in ("seed", "marker", "recall", "precision", "mean_iou", "error")}), flush=True)
     doc = json.loads(args.out.read_text()) if args.out.is_file() else {}
     doc[args.label] = {
@@ -172,7 +179,7 @@ def main() -> None:
         "seconds": round(time.time() - t0, 1),
         "settings": {
             "preset": "cpu",
-            "overrides": OVERRIDES,
+            "overrides": OVERRIDES + args.set,
             "until": args.until,
             "capture": "320x240, 3 s at 10 fps, marker on even seeds; "
             + (
