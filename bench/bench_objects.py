@@ -117,7 +117,7 @@ def aggregate(rows: list[dict]) -> dict:
         "recall": sum(r["objects_matched"] for r in ok) / max(1, sum(r["objects_true"] for r in ok)),
         "precision": sum(r["objects_matched"] for r in ok) / max(1, sum(r["objects_predicted"] for r in ok)),
         "mean_iou": float(np.mean([o["iou"] for o in found])) if found else None,
-        "mean_iou_camera_frame": float(np.mean([o["iou_camera_frame"] for o in found if "iou_camera_frame" in o])) if found else None,
+        "mean_iou_camera_frame": float(np.mean([o["iou_camera_frame"] for o in found])) if found else None,
         # the true table top against the camera similarity (synth.evaluate: objects are judged on the support)
         "support_vs_cameras_median": {
             "tilt_deg": float(np.median([r["support_vs_cameras"]["tilt_deg"] for r in ok])) if ok else None,

@@ -128,9 +128,11 @@ def _inside(mesh, points: np.ndarray) -> np.ndarray:
     return inside
 
 
-def _camera_frame_iou(capture_dir: Path, obj: dict, metric_from_truth: np.ndarray, pred) -> float:
-    """A found object's IoU with its truth placed by the camera similarity alone."""
-    truth = _true_meshes(capture_dir, {"objects": [obj]}, metric_from_truth)[0]
+def _camera_frame_iou(truth_on_support, camera_from_support: np.ndarray, pred) -> float:
+    """A found object's IoU with its truth placed by the camera similarity alone (the truth
+    judged on the support, moved back by ``camera_from_support``)."""
+    truth = truth_on_support.copy()
+    truth.apply_transform(camera_from_support)
     return solid_overlap(truth, pred)[0]
 
 
@@ -203,6 +205,7 @@ def evaluate_workspace(capture_dir: str | Path, workspace: str | Path) -> dict:
     on_support, support_misfit = support_alignment(world_T, gt)
     metric = np.diag([chosen, chosen, chosen, 1.0])  # the pipeline's metric frame
     truths = _true_meshes(capture_dir, gt, metric @ on_support @ world_T)
+    camera_from_support = metric @ np.linalg.inv(on_support) @ np.linalg.inv(metric)
     preds = _predicted_meshes(workspace)
     iou = np.zeros((len(truths), len(preds)))
     volumes = {}
@@ -224,7 +227,7 @@ def evaluate_workspace(capture_dir: str | Path, workspace: str | Path) -> dict:
             row.update({"object": oid, "iou": round(float(iou[i, pred_of[i]]), 4),
                         # solids in the pipeline's frame: the geometry alone (the scale's error is reported apart)
                         "volume_ratio": round(float(volumes[i, pred_of[i]][1] / volumes[i, pred_of[i]][0]), 4),
-                        "iou_camera_frame": round(_camera_frame_iou(capture_dir, o, metric @ world_T, p), 4),
+                        "iou_camera_frame": round(_camera_frame_iou(t, camera_from_support, p), 4),
                         "hull_coverage": _hull_coverage(workspace, oid, np.asarray(mesh_index[oid]["world_from_object"]), t),
                         **_surface_scores(p, t)})  # fmt: skip
         objects.append(row)
