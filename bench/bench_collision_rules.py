@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 CONVEX_KINDS = {"ball", "small_ball", "can", "box", "bottle", "bottle_lying"}
-METRES, SHARE = 0.006, 0.08  # collision.convex_tolerance and convex_tolerance_share defaults
+METRES, SHARE, CAP = 0.006, 0.08, 0.025  # collision.convex_tolerance, convex_tolerance_share, convex_tolerance_max
+OLD_NOISE_SPREAD = 4.0  # the rule before collision stage version 4: the share only while p95 <= 4 x p50
 
 
 def rules(c: dict) -> dict[str, bool]:
@@ -34,11 +35,10 @@ def rules(c: dict) -> dict[str, bool]:
     from splat2sim.stages.collision import decide
 
     p50, p95, d = c["hull_to_surface_p50"], c["hull_to_surface_p95"], c["diagonal"]
-    floored = p95 <= decide.NOISE_SPREAD * max(p50, 0.01 * d)
     return {
-        "today (noise test p95 <= 4 x p50)": p95 <= decide.tolerance(c, METRES, SHARE),
-        "p50 floored at 1 % of the diagonal": p95 <= (max(METRES, SHARE * d) if floored else METRES),
+        "noise test p95 <= 4 x p50 (before collision v4)": p95 <= (max(METRES, SHARE * d) if p95 <= OLD_NOISE_SPREAD * p50 else METRES),
         "no noise test: max(6 mm, 8 % of the diagonal)": p95 <= max(METRES, SHARE * d),
+        "today: rough surface, max(6 mm, 8 % of the diagonal) capped at 25 mm": p95 <= decide.tolerance(c, METRES, SHARE, CAP),
     }
 
 

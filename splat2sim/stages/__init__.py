@@ -117,7 +117,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="mesh",
-            version=6,  # 6: solid = what the whole splat never shows empty (median depth) in the object footprint; 5: meshes in metres (scale/scale.json applied)
+            version=7,  # 7: TSDF truncation 5 voxels (was 3); 6: solid = what the whole splat never shows empty (median depth) in the object footprint; 5: meshes in metres (scale/scale.json applied)
             description="watertight visual meshes per object, background mesh, support plane",
             upstream=("poses", "splat", "segment", "scale"),
             config_cls=MeshConfig,
@@ -125,7 +125,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="collision",
-            version=3,  # 3: CoACD cuts a closed proxy without the reconstruction's tunnels, threshold at least 2 proxy voxels; 2: near-convex objects get their hull without CoACD (decompose=auto)
+            version=4,  # 4: the diagonal share of the convex tolerance applies to any rough surface (no p95/p50 noise test), capped at convex_tolerance_max; 3: CoACD cuts a closed proxy without the reconstruction's tunnels, threshold at least 2 proxy voxels; 2: near-convex objects get their hull without CoACD (decompose=auto)
             description="convex collision hulls per object (its hull, or CoACD where it is concave)",
             upstream=("mesh",),
             config_cls=CollisionConfig,

@@ -164,6 +164,27 @@ def test_hulls_rest_on_a_plane_in_mujoco(mug_result, tmp_path):
     assert np.linalg.norm(data.qvel) < 0.05  # and has settled
 
 
+def auto_tolerance(measured: dict, cfg: CollisionConfig) -> float:
+    from splat2sim.stages.collision import decide
+
+    return decide.tolerance(measured, cfg.convex_tolerance, cfg.convex_tolerance_share, cfg.convex_tolerance_max)
+
+
+def test_tolerance_scales_with_a_rough_object_up_to_the_cap():
+    """The share of the diagonal applies to a rough surface (median hull distance over 1 mm),
+    whatever the spread of its distances; an exact mesh gets the metres; nothing gets more
+    than the cap. Numbers: the defaults, 6 mm / 8 % / 25 mm."""
+    cfg = CollisionConfig()
+    rough_ball = {"diagonal": 0.2, "hull_to_surface_p50": 0.002, "hull_to_surface_p95": 0.012}  # p95 6 x p50
+    assert auto_tolerance(rough_ball, cfg) == pytest.approx(0.016)
+    exact_mug = {"diagonal": 0.2, "hull_to_surface_p50": 0.0, "hull_to_surface_p95": 0.013}
+    assert auto_tolerance(exact_mug, cfg) == pytest.approx(0.006)
+    large_bowl = {"diagonal": 0.41, "hull_to_surface_p50": 0.004, "hull_to_surface_p95": 0.030}  # 8 % would be 33 mm
+    assert auto_tolerance(large_bowl, cfg) == pytest.approx(0.025)
+    small = {"diagonal": 0.05, "hull_to_surface_p50": 0.002, "hull_to_surface_p95": 0.005}  # 8 % = 4 mm < 6 mm
+    assert auto_tolerance(small, cfg) == pytest.approx(0.006)
+
+
 @pytest.mark.parametrize(("kind", "expected"), [("box", "hull"), ("can", "hull"), ("ball", "hull"), ("small_ball", "hull"),
                                                 ("mug", "coacd"), ("bowl", "coacd"), ("spatula", "coacd")])  # fmt: skip
 def test_decision_gives_convex_objects_their_hull_and_decomposes_hollow_ones(kind, expected):
@@ -173,7 +194,7 @@ def test_decision_gives_convex_objects_their_hull_and_decomposes_hollow_ones(kin
     for seed in range(3):
         v, f, _ = procedural(kind, seed)
         measured = decide.measure(v, f)
-        tol = decide.tolerance(measured, cfg.convex_tolerance, cfg.convex_tolerance_share)
+        tol = auto_tolerance(measured, cfg)
         method, why = decide.choose(measured, "auto", tol)
         assert method == expected, (kind, seed, measured)
         assert why.startswith("near-convex" if expected == "hull" else "concave")
@@ -205,12 +226,12 @@ def test_decision_tolerates_reconstruction_noise_on_a_box():
     cfg = CollisionConfig()
     rough = decide.measure(box.vertices + rng.normal(0, 0.004, box.vertices.shape), box.faces)
     assert rough["hull_to_surface_p95"] > cfg.convex_tolerance
-    assert decide.choose(rough, "auto", decide.tolerance(rough, cfg.convex_tolerance, cfg.convex_tolerance_share))[0] == "hull", rough
+    assert decide.choose(rough, "auto", auto_tolerance(rough, cfg))[0] == "hull", rough
     # The same noise on a bowl: its hollow is far past the noise, so it is decomposed.
     v, f, _ = procedural("bowl")
     noisy_bowl = trimesh.Trimesh(v, f, process=False).subdivide().subdivide()
     noisy = decide.measure(noisy_bowl.vertices + rng.normal(0, 0.004, noisy_bowl.vertices.shape), noisy_bowl.faces)
-    assert decide.choose(noisy, "auto", decide.tolerance(noisy, cfg.convex_tolerance, cfg.convex_tolerance_share))[0] == "coacd", noisy
+    assert decide.choose(noisy, "auto", auto_tolerance(noisy, cfg))[0] == "coacd", noisy
 
 
 def test_coacd_is_not_asked_for_finer_than_the_proxy_resolves():

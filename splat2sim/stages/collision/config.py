@@ -17,12 +17,17 @@ class CollisionConfig:
     convex_tolerance: float = field(
         default=0.006,
         metadata={"help": "decompose=auto: an object is near-convex when 95 % of its hull's surface is within this many metres "
-                          "of its own, or within convex_tolerance_share of its diagonal if that is more", "min": 0.0},
+                          "of its own, or within convex_tolerance_share of its diagonal if that is more (up to convex_tolerance_max)", "min": 0.0},
     )  # fmt: skip
     convex_tolerance_share: float = field(
         default=0.08,
         metadata={"help": "decompose=auto: the tolerance as a share of the mesh's bounding-box diagonal (a scan's surface is "
                           "bumpy at the scale of its Gaussians, and more so on a larger object)", "min": 0.0, "max": 1.0},
+    )  # fmt: skip
+    convex_tolerance_max: float = field(
+        default=0.025,
+        metadata={"help": "decompose=auto: the most the share of the diagonal may allow, in metres (5 % of a hull this far off "
+                          "the surface is a cavity or a merge, not a scan's bumps)", "min": 0.0},
     )  # fmt: skip
     max_hulls: int = field(default=0, metadata={"help": "hulls per object (0 = the preset's)", "min": 0})
     max_vertices: int = field(default=0, metadata={"help": "vertices per hull (0 = the preset's)", "min": 0})

@@ -98,7 +98,7 @@ def run(ctx: StageContext) -> None:
             mesh = load_mesh(mesh_dir / obj["visual"])
             mesh_volume[obj["id"]] = float(obj.get("volume") or 0.0)
             concavity = decide.measure(mesh.vertices, mesh.faces, seed=ctx.run_config.seed)
-            tol = decide.tolerance(concavity, cfg.convex_tolerance, cfg.convex_tolerance_share)
+            tol = decide.tolerance(concavity, cfg.convex_tolerance, cfg.convex_tolerance_share, cfg.convex_tolerance_max)
             method, why = decide.choose(concavity, cfg.decompose, tol)
             decisions[obj["id"]] = {"method": method, "why": why, **{k: _round(v) for k, v in concavity.items()}}
             if method == "coacd":

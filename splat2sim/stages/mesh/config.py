@@ -13,13 +13,10 @@ class MeshConfig:
         default=160, metadata={"help": "TSDF voxel = object bbox diagonal / this (thin walls need small voxels)", "min": 16, "max": 1024}
     )
     min_voxel: float = field(default=0.0005, metadata={"help": "smallest TSDF voxel in metres", "min": 1e-5})
-    # 3, though 5 fits trained CPU-preset splats better (3D IoU +0.011-0.016 on the 4 e2e
-    # captures, 88 of 93 bench objects better, none worse, cavities as open): the fuller
-    # meshes lie closer to their hull at the median, not at the 95th percentile, so
-    # collision.decide's noise test (p95 <= 4 x p50) sends 8 of 94 bench objects and 3 of 17
-    # e2e ones (cans, balls, a box) from their hull to CoACD, +20 s each; 5 waits for that
-    # test to be mended (bench/results/objects.json, the mesh.trunc_voxels arms)
-    trunc_voxels: float = field(default=3.0, metadata={"help": "TSDF truncation in voxels (keep it below a thin wall's thickness)", "min": 1.0})
+    # 5 fits a trained CPU-preset splat's blurred depth better than 3 (3D IoU +0.011-0.016 on
+    # the 4 e2e captures, 88 of 93 bench objects better, none worse, cavities as open); 8
+    # thickens thin walls (bench/results/objects.json, the mesh.trunc_voxels arms)
+    trunc_voxels: float = field(default=5.0, metadata={"help": "TSDF truncation in voxels (keep it below a thin wall's thickness)", "min": 1.0})
     level_set_edge: float = field(default=1.5, metadata={"help": "edge length of the extracted surface, in voxels", "min": 0.5, "max": 4.0})
     render_max_side: int = field(default=480, metadata={"help": "training views are rendered at most this large", "min": 32})
     use_training_views: bool = field(default=True, metadata={"help": "fuse the training views (occlusion checked against the full render)"})
