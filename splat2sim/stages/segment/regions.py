@@ -42,8 +42,15 @@ def render_depths(gaussians, views, backend: str = "auto") -> tuple[np.ndarray, 
     return np.stack(depth), np.stack(valid)
 
 
+def nearest_surfaces(depth: np.ndarray, valid: np.ndarray, window: int = 5) -> np.ndarray:
+    """[V,H,W]: each view's nearest surface depth within ``window`` pixels (inf: none)."""
+    from scipy.ndimage import minimum_filter
+
+    return np.stack([minimum_filter(np.where(valid[u], depth[u], np.inf), size=window) for u in range(len(depth))])
+
+
 def depth_votes(points: np.ndarray, v: int, views, depth: np.ndarray, valid: np.ndarray, factor: float,
-                window: int = 5) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+                window: int = 5, near: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """How the other views see view v's surface points ``points`` [H,W,3]: ([H,W] views that
     see beyond the point, [H,W] views whose surface agrees with it).
 
@@ -52,9 +59,10 @@ def depth_votes(points: np.ndarray, v: int, views, depth: np.ndarray, valid: np.
     gap (a depth ramp from a near object to a far one). The window absorbs a pixel or two of
     pose and silhouette error. Agree: the surface at the point's pixel is within ``factor``
     footprints of it (standard multi-view depth consistency); a real surface agrees with the
-    views that see it, a view-dependent artefact does not."""
-    from scipy.ndimage import minimum_filter
-
+    views that see it, a view-dependent artefact does not. ``near``: ``nearest_surfaces``
+    of the views with this window, when the caller votes for every view in turn."""
+    if near is None:
+        near = nearest_surfaces(depth, valid, window)
     h, w = points.shape[:2]
     flat = points.reshape(-1, 3)
     beyond = np.zeros(len(flat), np.int32)
@@ -62,7 +70,6 @@ def depth_votes(points: np.ndarray, v: int, views, depth: np.ndarray, valid: np.
     for u in range(views.num):
         if u == v:
             continue
-        near = minimum_filter(np.where(valid[u], depth[u], np.inf), size=window)
         R, t = views.world_from_camera[u, :3, :3], views.world_from_camera[u, :3, 3]
         pc = (flat - t) @ R  # camera frame: R^T (p - t)
         z = pc[:, 2]
@@ -72,7 +79,7 @@ def depth_votes(points: np.ndarray, v: int, views, depth: np.ndarray, valid: np.
         py = np.floor(pc[:, 1] / zs * fy + cy).astype(np.int64)
         inside = np.flatnonzero((z > 1e-9) & (px >= 0) & (px < w) & (py >= 0) & (py < h))
         tol = z[inside] * factor / fx
-        beyond[inside] += near[py[inside], px[inside]] > z[inside] + tol
+        beyond[inside] += near[u][py[inside], px[inside]] > z[inside] + tol
         here = np.where(valid[u][py[inside], px[inside]], depth[u][py[inside], px[inside]], np.inf)
         agree[inside] += np.abs(here - z[inside]) <= tol
     return beyond.reshape(h, w), agree.reshape(h, w)
@@ -87,10 +94,11 @@ def height_map(depth: np.ndarray, valid: np.ndarray, views, margin: float, lo: n
     heights, so one view's spike does not count and no spatial filter closes a narrow gap."""
     first = np.zeros(shape)
     second = np.zeros(shape)
+    near = nearest_surfaces(depth, valid)
     for i in range(views.num):
         points = surface_points(depth[i], views.world_from_camera[i], views.intrinsics[i])
         stand = valid[i] & (points[..., 2] > margin)
-        beyond, agree = depth_votes(points, i, views, depth, valid, factor)
+        beyond, agree = depth_votes(points, i, views, depth, valid, factor, near=near)
         q = points[stand & (beyond < 2) & (agree >= min_agree)]
         ij = np.floor((q[:, :2] - lo) / cell).astype(np.int64)
         ok = (ij >= 0).all(1) & (ij[:, 0] < shape[0]) & (ij[:, 1] < shape[1])
@@ -142,9 +150,14 @@ def _peaks(height: np.ndarray, part: np.ndarray, margin: float, ratio: float, no
         if len(keep) < 2:
             continue
         seeds = []
-        for j in keep:  # a peak may itself hold several
-            sub = _peaks(height, lab == j, t, ratio, noise, levels)
-            seeds += sub if len(sub) >= 2 else [lab == j]
+        for j in keep:  # a peak may itself hold several; look for them inside its own box
+            peak = lab == j
+            box = ndimage.find_objects(peak.astype(np.int8))[0]
+            sub = _peaks(height[box], peak[box], t, ratio, noise, levels)
+            for seed in sub if len(sub) >= 2 else [peak[box]]:
+                full = np.zeros_like(peak)
+                full[box] = seed
+                seeds.append(full)
         return seeds
     return []
 
