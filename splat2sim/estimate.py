@@ -30,7 +30,7 @@ from pathlib import Path
 REFERENCE_RATES = {
     "poses": 2.6,  # per keyframe x megapixel (SfM: features and matches grow with the pixels)
     "splat": 0.43,  # per iteration x training megapixel x 10k Gaussians (the cap); 0.63 before the tile cull and the separable SSIM (bench_e2e a62413c: 0.68 of it)
-    "segment": 9.2,  # per 10k Gaussians (16 views rendered, depth votes)
+    "segment": 3.0,  # per 10k Gaussians (16 views rendered, depth votes): 8.8-9.1 s for 30k (segment_cpu.json 311715a; 9.2 per 10k before)
     "mesh": 6.3,  # per object
     "collision": 19.0,  # per object, if each needs CoACD: an upper bound (bench_collision_decide, 13 objects on their proxies: 249 s; 36 before the proxy)
 }
