@@ -58,14 +58,11 @@ api.build(video, ws, preset=preset, overrides=sets)
 def build_one(name: str, video: Path, truth: Path, ws: Path, preset: str | None, repo: Path) -> dict:
     """Build in a fresh interpreter running ``repo``'s splat2sim; score with this one's
     evaluation, so before and after are measured by the same yardstick."""
+    from machine import checkout_env
+
     from splat2sim.synth.evaluate import evaluate_workspace
 
-    # Each checkout its own native build cache, built before the clock starts: torch rebuilds
-    # an extension whose include paths changed, so checkouts sharing one cache would time a
-    # compile (30-40 s on 2 cores) in every build whenever before and after alternate.
-    ext_dir = ws.parent.parent / "ext" / "".join(c if c.isalnum() else "_" for c in str(repo))
-    env = {**os.environ, "PYTHONPATH": str(repo), "SPLAT2SIM_EXT_DIR": str(ext_dir)}
-    subprocess.run([sys.executable, "-c", "from splat2sim.render import build_native; build_native()"], cwd=repo, env=env, check=True)
+    env = checkout_env(repo, ws.parent.parent / "ext" / "".join(c if c.isalnum() else "_" for c in str(repo)))
     load_before = os.getloadavg()
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", BUILD, str(video), str(ws), preset or "", json.dumps(MARKER)],

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from machine import checkout_env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,12 +32,6 @@ from splat2sim import api
 if __name__ == "__main__":
     api.build(None, sys.argv[1], force=["segment"], until="segment")
 """
-
-
-def arm_env(repo: Path, ext_dir: Path) -> dict:
-    """Each arm's own native build cache: torch rebuilds an extension whose include paths
-    changed, so arms sharing one would time a compile whenever they alternate."""
-    return {**os.environ, "PYTHONPATH": str(repo), "SPLAT2SIM_EXT_DIR": str(ext_dir)}
 
 
 def run_arm(repo: Path, ws: Path, env: dict) -> dict:
@@ -60,8 +55,7 @@ def main() -> None:
     envs = {}
     for arm in args.arm:  # build (or find) each arm's native extension before any timing
         name, repo = arm.split("=", 1)
-        envs[name] = arm_env(Path(repo).resolve(), args.work / "ext" / name)
-        subprocess.run([sys.executable, "-c", "from splat2sim.render import build_native; build_native()"], cwd=repo, env=envs[name], check=True)
+        envs[name] = checkout_env(Path(repo).resolve(), args.work / "ext" / name)
     rows = []
     for src in args.workspace:
         row = {"workspace": str(src), "arms": {}}
