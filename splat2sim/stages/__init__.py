@@ -99,7 +99,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="segment",
-            version=13,  # 13: objects lying flat are opt-in (segment.flat_objects), the colour split of 12 removed (it split a bowl in two on seed 111); 12: a flat region of two colours is split in two; 11: objects lying flat (raised and of another colour than the support: segment.flat); 10: a low cluster as high as it is wide stands (small balls), only a wide low one is a flat patch; 9: a stray or two past the support edge does not reject an object, standing_share in rejections; 8: extent_robust per object; 7: objects split in the views' fused height map, rejected by evidence (edge, density); 6: confidence
+            version=14,  # 14: a height-map peak's prominence counts against its height above the margin, not above the support (a low bowl next to a ball splits); 13: objects lying flat are opt-in (segment.flat_objects), the colour split of 12 removed (it split a bowl in two on seed 111); 12: a flat region of two colours is split in two; 11: objects lying flat (raised and of another colour than the support: segment.flat); 10: a low cluster as high as it is wide stands (small balls), only a wide low one is a flat patch; 9: a stray or two past the support edge does not reject an object, standing_share in rejections; 8: extent_robust per object; 7: objects split in the views' fused height map, rejected by evidence (edge, density); 6: confidence
             description="objects split from the background, labelled",
             upstream=("frames", "poses", "splat"),
             config_cls=SegmentConfig,

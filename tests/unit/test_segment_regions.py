@@ -27,6 +27,21 @@ def test_two_objects_joined_by_a_low_skirt_are_two_peaks():
     assert grid[30, 30] != grid[30, 62] and grid[30, 30] > 0 and grid[30, 62] > 0
 
 
+def test_a_low_bowl_and_a_ball_joined_at_rim_height_are_two_peaks():
+    # held-out seed 124 (bench_objects): a bowl's 6.6 cm rim and an 8.6 cm ball, 4.6 cm apart,
+    # joined in the fused height map by the coarse splat's fuzz at 4.8 cm. Above the support
+    # the rim rises 27 % of its top over that saddle (under peak_ratio 0.3: one object); above
+    # the 1.4 cm height margin, where standing begins, it rises 35 %
+    i, j = np.indices((80, 120))
+    r = np.hypot(i - 40, j - 75)
+    h = np.where((r > 20) & (r < 26), 0.066, np.where(r <= 20, 0.02, 0.0))
+    h = np.maximum(h, np.where(np.hypot(i - 40, j - 25) <= 12, 0.086, 0.0))
+    h[37:44, 36:50] = np.maximum(h[37:44, 36:50], 0.048)
+    margin = 0.014
+    grid = R.height_peaks(np.where(h > margin, h, 0), margin=margin, ratio=0.3, noise=0.005)
+    assert grid.max() == 2 and grid[40, 25] != grid[40, 97] and grid[40, 25] > 0 and grid[40, 97] > 0
+
+
 def test_a_shoulder_or_a_ring_is_one_object():
     # a mug from above: a 9 cm body (a disc), and a handle on its side that rises from 6.5 cm
     # where it meets the body's wall to 7 cm (0.5 cm: 7 % of its top)

@@ -60,8 +60,8 @@ class SegmentConfig:
     )  # fmt: skip
     peak_ratio: float = field(
         default=0.3,
-        metadata={"help": "height map: a peak is an object of its own when it rises this fraction of its height above the saddle "
-                          "joining it to its neighbour", "min": 0.0, "max": 1.0},
+        metadata={"help": "height map: a peak is an object of its own when it rises this fraction of its standing height (above "
+                          "the height margin) above the saddle joining it to its neighbour", "min": 0.0, "max": 1.0},
     )  # fmt: skip
     # --- segment-anything
     sam_model: Literal["auto", "vit_h", "vit_l", "vit_b"] = field(default="auto", metadata={"help": "auto: the largest present"})

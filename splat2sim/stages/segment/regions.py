@@ -114,10 +114,13 @@ def height_peaks(height: np.ndarray, margin: float, ratio: float, noise: float, 
     parts of {height > margin}, each split where it holds two or more prominent peaks.
 
     Going up through height levels t, a part splits into pieces; a piece is a peak of its
-    own when it rises above the level t by at least ``ratio`` of its own top and by more than
-    the surface's ``noise`` (two objects meet in a low saddle: the skirt of a coarse splat, a
-    shadow; a mug's handle or a bottle's neck rise no higher than the body they join). Cells of a split part go to
-    the peak they reach first growing inside the part."""
+    own when it rises above the level t by at least ``ratio`` of its own height above the
+    ``margin`` (where standing begins) and by more than the surface's ``noise`` (two objects
+    meet in a low saddle: the skirt of a coarse splat, a shadow; a mug's handle or a bottle's
+    neck rise no higher than the body they join). Heights count from the margin, not from
+    the support: below it nothing stands, so a low bowl's rim, 5 cm up, next to a ball is
+    judged by the 3-4 cm it stands, as a tall object is. Cells of a split part go to the
+    peak they reach first growing inside the part."""
     from scipy import ndimage
 
     from splat2sim.stages.segment.footprints import assign_to_seeds
@@ -127,7 +130,7 @@ def height_peaks(height: np.ndarray, margin: float, ratio: float, noise: float, 
     next_id = 1
     for k, box in enumerate(ndimage.find_objects(base), start=1):
         part = base[box] == k  # work inside the part's bounding box
-        seeds = _peaks(height[box], part, margin, ratio, noise, levels)
+        seeds = _peaks(height[box], part, margin, ratio, noise, levels, base=margin)
         lab = assign_to_seeds(part, seeds) if len(seeds) >= 2 else part.astype(np.int32)
         view = out[box]
         for s in range(1, int(lab.max()) + 1):
@@ -136,24 +139,25 @@ def height_peaks(height: np.ndarray, margin: float, ratio: float, noise: float, 
     return out
 
 
-def _peaks(height: np.ndarray, part: np.ndarray, margin: float, ratio: float, noise: float, levels: int) -> list[np.ndarray]:
-    """Seed masks of the prominent peaks inside ``part`` ([] or one: no split), recursively."""
+def _peaks(height: np.ndarray, part: np.ndarray, level: float, ratio: float, noise: float, levels: int, base: float) -> list[np.ndarray]:
+    """Seed masks of the prominent peaks inside ``part`` above ``level`` ([] or one: no split),
+    recursively; a peak's height counts from ``base`` (height_peaks' margin)."""
     from scipy import ndimage
 
     top = float(height[part].max())
-    for t in np.linspace(margin, top, levels)[1:-1]:
+    for t in np.linspace(level, top, levels)[1:-1]:
         lab, n = ndimage.label(part & (height > t))
         if n < 2:
             continue
         tops = ndimage.maximum(height, lab, index=np.arange(1, n + 1))
-        keep = [j + 1 for j in range(n) if tops[j] - t >= max(ratio * tops[j], noise)]
+        keep = [j + 1 for j in range(n) if tops[j] - t >= max(ratio * (tops[j] - base), noise)]
         if len(keep) < 2:
             continue
         seeds = []
         for j in keep:  # a peak may itself hold several; look for them inside its own box
             peak = lab == j
             box = ndimage.find_objects(peak.astype(np.int8))[0]
-            sub = _peaks(height[box], peak[box], t, ratio, noise, levels)
+            sub = _peaks(height[box], peak[box], t, ratio, noise, levels, base)
             for seed in sub if len(sub) >= 2 else [peak[box]]:
                 full = np.zeros_like(peak)
                 full[box] = seed
