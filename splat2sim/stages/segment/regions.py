@@ -125,11 +125,11 @@ def height_peaks(height: np.ndarray, margin: float, ratio: float, noise: float, 
 
     from splat2sim.stages.segment.footprints import assign_to_seeds
 
-    base, count = ndimage.label(height > margin)
+    standing, _ = ndimage.label(height > margin)
     out = np.zeros(height.shape, np.int32)
     next_id = 1
-    for k, box in enumerate(ndimage.find_objects(base), start=1):
-        part = base[box] == k  # work inside the part's bounding box
+    for k, box in enumerate(ndimage.find_objects(standing), start=1):
+        part = standing[box] == k  # work inside the part's bounding box
         seeds = _peaks(height[box], part, margin, ratio, noise, levels, base=margin)
         lab = assign_to_seeds(part, seeds) if len(seeds) >= 2 else part.astype(np.int32)
         view = out[box]
