@@ -256,12 +256,12 @@ def _remember(ws: Workspace, config: Config, input_path, preset: PresetChoice | 
     tmp.replace(path)
 
 
-def _input_for(ws: Workspace, given) -> Path | None:
+def _input_for(ws: Workspace | None, given) -> Path | None:
     if given is not None:  # a given input that is not there is said before anything else is
         if not (path := Path(given).expanduser().absolute()).exists():
             raise InputError(f"input {path} does not exist", hint="check the path (and that the file finished copying)")
         return path
-    stored = ws.read_meta().get("input")
+    stored = ws.read_meta().get("input") if ws is not None else None
     return Path(stored) if stored else None
 
 
@@ -280,15 +280,15 @@ def build(
 ) -> BuildResult:
     """Run every stage that is not fresh, in order. Stops at the first failure (raised)."""
     reporter = reporter or NullReporter()
-    for name in [from_stage, *force]:
-        if name is not None:
-            check_stage_name(name)
+    for name in [n for n in (from_stage, *force) if n is not None]:
+        check_stage_name(name)
     if until is not None:
         check_stage_name(until, must_exist=False)
     if from_stage is not None and until is not None and layout.STAGE_ORDER.index(from_stage) > layout.STAGE_ORDER.index(until):
         raise ConfigError(f"--from {from_stage} comes after --until {until}: no stage is in that range",
                           hint=f"stages run in the order {', '.join(layout.STAGE_ORDER)}")  # fmt: skip
-    if not Path(workspace).exists():  # a bad option is refused before the folder is made
+    if not Path(workspace).exists():  # a missing input or a bad option is refused before the folder is made
+        _input_for(None, input)
         resolve_config(None, preset=preset, config_files=config_files, overrides=overrides)
     ws = Workspace.open(workspace, create=True)
     ws.read_meta()  # a workspace from a newer splat2sim, or a corrupt one, is refused before anything is written

@@ -124,6 +124,7 @@ def test_a_missing_input_is_said_before_anything_else(run_cli, tmp_path):
     assert done.returncode == InputError.exit_code
     assert done.stderr.startswith("error: input") and "does not exist" in done.stderr, done.stderr
     assert "preset" not in done.stdout + done.stderr
+    assert not (tmp_path / "ws").exists()  # nor a new, empty workspace left behind
 
 
 def test_a_bad_option_leaves_no_new_workspace_behind(run_cli, tmp_path):
