@@ -97,6 +97,9 @@ def aggregate(rows: list[dict]) -> dict:
         for c in o["classes"]:
             by_class.setdefault(c, []).append(o["volume_ratio"])
     coverage = [o["hull_coverage"] for o in found if o.get("hull_coverage") is not None]
+    predictions = [p for r in ok for p in r.get("predictions", [])]
+    merges = [p for p in predictions if p["merge"]]
+    flagged = [p for p in predictions if p["flagged_merged"]]
     kinds = sorted({o["kind"] for o in objects})
     by_kind = {}
     for k in kinds:
@@ -132,6 +135,13 @@ def aggregate(rows: list[dict]) -> dict:
         "volume_ratio_median": float(np.median([o["volume_ratio"] for o in found])) if found else None,
         "volume_ratio_median_by_class": {c: round(float(np.median(v)), 4) for c, v in sorted(by_class.items())},
         "by_kind": by_kind,
+        # segment's "merged" flag against the truth: a merge holds >= 2 true objects (synth.evaluate.HOLDS_SHARE)
+        "merged_flag": {
+            "merges": len(merges),
+            "merges_flagged": sum(bool(p["flagged_merged"]) for p in merges),
+            "flags": len(flagged),
+            "flag_precision": round(sum(p["merge"] for p in flagged) / len(flagged), 4) if flagged else None,
+        },
         "hull_coverage_median": float(np.median(coverage)) if coverage else None,
         "hull_coverage_min": float(np.min(coverage)) if coverage else None,
         "goals": {

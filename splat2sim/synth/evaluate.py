@@ -29,6 +29,9 @@ from pathlib import Path
 import numpy as np
 
 MATCH_IOU = 0.25  # a prediction is a find when its 3D IoU with a true object is at least this
+#: A prediction holds a true object when at least this share of the true solid is inside it;
+#: one that holds two or more is a merge (whatever its IoU with each).
+HOLDS_SHARE = 0.3
 
 
 def umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -231,6 +234,7 @@ def evaluate_workspace(capture_dir: str | Path, workspace: str | Path) -> dict:
                         "hull_coverage": _hull_coverage(workspace, oid, np.asarray(mesh_index[oid]["world_from_object"]), t),
                         **_surface_scores(p, t)})  # fmt: skip
         objects.append(row)
+    predictions = _predictions(workspace, preds, iou, volumes, gt)
     scale_error = chosen / true_m_per_unit - 1.0
     in_range = None
     if scale_doc and scale_doc.get("range"):
@@ -261,4 +265,23 @@ def evaluate_workspace(capture_dir: str | Path, workspace: str | Path) -> dict:
         },  # fmt: skip
         "objects": objects,
         "unmatched_predictions": [preds[j][0] for j in range(len(preds)) if j not in {jj for _, jj in matched}],
+        "predictions": predictions,
     }
+
+
+def _predictions(workspace: Path, preds: list, iou: np.ndarray, volumes: dict, gt: dict) -> list[dict]:
+    """Per predicted object: the true objects it holds (``HOLDS_SHARE`` of their solid
+    inside it), whether that makes it a merge, and whether segment flagged it ``merged``."""
+    index = workspace / "segment" / "objects.json"
+    flags = {o["id"]: bool(o.get("merged")) for o in json.loads(index.read_text())["objects"]} if index.is_file() else {}
+    out = []
+    for j, (oid, _) in enumerate(preds):
+        holds = []
+        for i in range(iou.shape[0]):
+            true_volume, pred_volume = volumes[i, j]
+            # |A and B| from the IoU and both volumes: I = IoU (|A| + |B|) / (1 + IoU)
+            inter = iou[i, j] * (true_volume + pred_volume) / (1.0 + iou[i, j])
+            if true_volume > 0 and inter / true_volume >= HOLDS_SHARE:
+                holds.append(gt["objects"][i]["kind"])
+        out.append({"object": oid, "holds": holds, "merge": len(holds) >= 2, "flagged_merged": flags.get(oid)})
+    return out

@@ -74,3 +74,38 @@ def test_support_alignment_puts_the_true_table_on_z0():
     level = np.diag([2.0, 2.0, 2.0, 1.0])
     C, misfit = support_alignment(level, gt)
     assert np.allclose(C, np.eye(4)) and misfit == {"tilt_deg": 0.0, "height": 0.0}
+
+
+def test_a_prediction_holding_two_true_objects_is_a_merge_and_its_flag_is_read(gt_ws, tmp_path):
+    """The ground truth's meshes: each prediction holds its one object. Two of them joined into
+    one mesh (the other dropped) make a merge; segment's flag on it is reported as is."""
+    import trimesh
+
+    from splat2sim.synth.evaluate import evaluate_workspace
+
+    r = evaluate_workspace(EXAMPLE_CAPTURE, gt_ws)
+    assert [len(p["holds"]) for p in r["predictions"]] == [1, 1, 1] and not any(p["merge"] for p in r["predictions"])
+    ws = tmp_path / "ws"
+    shutil.copytree(gt_ws, ws, symlinks=True)
+    index = json.loads((ws / "mesh" / "mesh.json").read_text())
+    a, b = index["objects"][:2]
+    world = []
+    for rec in (a, b):
+        m = trimesh.load(ws / "mesh" / rec["visual"], process=False, force="mesh")
+        m.apply_transform(np.asarray(rec["world_from_object"], np.float64))
+        world.append(m)
+    joined = trimesh.util.concatenate(world)
+    joined.apply_transform(np.linalg.inv(np.asarray(a["world_from_object"], np.float64)))
+    (ws / "mesh" / a["visual"]).unlink()  # the file may be a link into the shared fixture
+    joined.export(ws / "mesh" / a["visual"])
+    index["objects"].remove(b)
+    (ws / "mesh" / "mesh.json").write_text(json.dumps(index))
+    segment = json.loads((ws / "segment" / "objects.json").read_text())
+    for o in segment["objects"]:
+        o["merged"] = o["id"] == a["id"]
+    (ws / "segment" / "objects.json").unlink()
+    (ws / "segment" / "objects.json").write_text(json.dumps(segment))
+    r = evaluate_workspace(EXAMPLE_CAPTURE, ws)
+    merged = next(p for p in r["predictions"] if p["object"] == a["id"])
+    assert merged["merge"] and len(merged["holds"]) == 2 and merged["flagged_merged"] is True
+    assert [p["merge"] for p in r["predictions"] if p["object"] != a["id"]] == [False]
