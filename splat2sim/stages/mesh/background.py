@@ -29,7 +29,7 @@ def mesh_background(out_dir, gaussians, mask: np.ndarray, train, cfg, backend: s
     if len(mesh.faces) == 0:
         return None, ["the background mesh is empty"]
     coloured = mesh.copy()
-    mesh, _ = cleanup.keep_components(mesh, cfg.min_component_fraction)
+    mesh, _ = cleanup.keep_components(mesh, cfg.min_component_fraction, by="area")
     if len(mesh.faces) > cfg.background_face_budget:
         import open3d as o3d
         import trimesh
