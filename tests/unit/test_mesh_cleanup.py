@@ -96,3 +96,32 @@ def test_a_surface_keeps_its_large_open_sheet_beside_closed_specks():
     assert dropped == 3 and _faces_as_points(surface) == _faces_as_points(table)
     solid, dropped = keep_components(mesh, 0.05, by="volume")
     assert dropped == 1 and len(solid.faces) == 3 * len(specks[0].faces)
+
+
+def test_the_support_top_is_cut_from_the_background_and_the_rest_kept():
+    """A table top (at z = 0, a rectangle of level faces), a wall standing on it and the
+    floor beyond it: the top inside the support's rectangle goes (the support primitive
+    stands for it), the wall, the floor and the top's faces outside the rectangle stay."""
+    import trimesh
+
+    from splat2sim.stages.mesh.background import without_support
+
+    top = trimesh.creation.box(extents=[1.0, 1.0, 1e-3]).apply_translation([0, 0, 0.002])
+    top.update_faces(top.face_normals[:, 2] > 0.9)  # the upward face only, 2 mm above the plane
+    top = top.subdivide().subdivide().subdivide()  # 128 faces across the rectangle
+    wall = trimesh.creation.box(extents=[0.02, 1.0, 0.5]).apply_translation([0.49, 0, 0.25])
+    floor = trimesh.creation.box(extents=[3.0, 3.0, 1e-3]).apply_translation([0, 0, -0.75])
+    mesh = trimesh.util.concatenate([top, wall, floor])
+    plane = {"center": [0.0, 0.0, 0.0], "size": [1.0, 1.0], "source": "background"}
+    out = without_support(mesh, plane, band=0.01)
+    kept = _faces_as_points(out)
+    assert not kept & _faces_as_points(top)
+    assert _faces_as_points(floor) <= kept
+    # the wall's bottom face lies at z = 0 inside the rectangle: level and at the top's height, so cut too
+    wall_kept = _faces_as_points(wall) & kept
+    assert len(wall_kept) == len(wall.faces) - 2
+    # half the rectangle: the top's faces outside it stay
+    half = without_support(mesh, {**plane, "size": [0.4, 1.0]}, band=0.01)
+    assert _faces_as_points(top) & _faces_as_points(half) and len(half.faces) > len(out.faces)
+    # a support size from the objects' footprint is a guess: nothing is cut then
+    assert len(without_support(mesh, {**plane, "source": "object footprint"}, band=0.01).faces) == len(mesh.faces)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 
-def mesh_background(out_dir, gaussians, mask: np.ndarray, train, cfg, backend: str) -> tuple[dict | None, list[str]]:
+def mesh_background(out_dir, gaussians, mask: np.ndarray, train, cfg, backend: str,
+                    floor_z: float | None = None) -> tuple[dict | None, list[str]]:  # fmt: skip
     """Writes background/visual.obj (world frame) under ``out_dir``; returns its mesh.json
     entry (None when there is none) and warnings. Touches no stage context, so it can run
-    in a pool thread beside the objects."""
+    in a pool thread beside the objects. ``floor_z``: the support's height; its top, which
+    the support primitive stands for, is cut out (see ``without_support``)."""
     from splat2sim.stages.mesh import cleanup
     from splat2sim.stages.mesh.rendering import render_views, subset
     from splat2sim.stages.mesh.tsdf import Fusion
@@ -29,6 +31,10 @@ def mesh_background(out_dir, gaussians, mask: np.ndarray, train, cfg, backend: s
     if len(mesh.faces) == 0:
         return None, ["the background mesh is empty"]
     coloured = mesh.copy()
+    if floor_z is not None:
+        mesh = without_support(mesh, support_plane(means, floor_z, [], []), max(2 * voxel, 0.01))
+        if len(mesh.faces) == 0:
+            return None, ["the background mesh is empty (nothing but the support's top)"]
     mesh, _ = cleanup.keep_components(mesh, cfg.min_component_fraction, by="area")
     if len(mesh.faces) > cfg.background_face_budget:
         import open3d as o3d
@@ -45,6 +51,26 @@ def mesh_background(out_dir, gaussians, mask: np.ndarray, train, cfg, backend: s
     entry = {"visual": "background/visual.obj", "faces": int(len(mesh.faces)), "vertices": int(len(mesh.vertices)),
             "voxel": voxel, "bounds": [mesh.bounds[0].tolist(), mesh.bounds[1].tolist()]}  # fmt: skip
     return entry, []
+
+
+def without_support(mesh, plane: dict, band: float):
+    """``mesh`` without the faces of the support's top: level (normal within 45 degrees of
+    vertical), within ``band`` of its height and inside its rectangle. The support primitive
+    (a box in every export) stands for them; drawn twice at one height they flicker in
+    every render (z-fighting)."""
+    if plane["source"] != "background":
+        return mesh
+    centre = mesh.triangles_center
+    half = np.asarray(plane["size"], np.float64) / 2
+    inside = np.all(np.abs(centre[:, :2] - np.asarray(plane["center"][:2], np.float64)) <= half, axis=1)
+    level = np.abs(mesh.face_normals[:, 2]) > np.sqrt(0.5)
+    top = inside & level & (np.abs(centre[:, 2] - plane["center"][2]) < band)
+    if not top.any():
+        return mesh
+    out = mesh.copy()
+    out.update_faces(~top)
+    out.remove_unreferenced_vertices()
+    return out
 
 
 def support_plane(background_means: np.ndarray, floor_z: float, obj_lo: list, obj_hi: list) -> dict:

@@ -69,7 +69,7 @@ def run(ctx: StageContext) -> None:
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending_background = None
         if cfg.background:
-            pending_background = pool.submit(_timed_background, B, ctx.out_dir, gaussians, labels < 0, train, cfg, backend)
+            pending_background = pool.submit(_timed_background, B, ctx.out_dir, gaussians, labels < 0, train, cfg, backend, floor_z)
         futures = [pool.submit(mesh_one, job) for job in jobs]
         with ctx.progress("Meshing objects", total=len(jobs)) as task:
             for (obj, sub, _resting, _others), future in zip(jobs, futures):
@@ -116,10 +116,10 @@ def _object_jobs(ctx, R, gaussians, labels, seg, floor_z) -> list[tuple]:
     return jobs
 
 
-def _timed_background(B, out_dir, gaussians, mask, train, cfg, backend):
+def _timed_background(B, out_dir, gaussians, mask, train, cfg, backend, floor_z):
     """The background mesh (run in a pool thread): its mesh.json entry, seconds, warnings."""
     t0 = time.perf_counter()
-    entry, notes = B.mesh_background(out_dir, gaussians, mask, train, cfg, backend)
+    entry, notes = B.mesh_background(out_dir, gaussians, mask, train, cfg, backend, floor_z)
     return entry, round(time.perf_counter() - t0, 4), notes
 
 
