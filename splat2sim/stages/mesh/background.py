@@ -7,11 +7,11 @@ import numpy as np
 
 
 def mesh_background(out_dir, gaussians, mask: np.ndarray, train, cfg, backend: str,
-                    floor_z: float | None = None) -> tuple[dict | None, list[str]]:  # fmt: skip
+                    plane: dict | None = None) -> tuple[dict | None, list[str]]:  # fmt: skip
     """Writes background/visual.obj (world frame) under ``out_dir``; returns its mesh.json
     entry (None when there is none) and warnings. Touches no stage context, so it can run
-    in a pool thread beside the objects. ``floor_z``: the support's height; its top, which
-    the support primitive stands for, is cut out (see ``without_support``)."""
+    in a pool thread beside the objects. ``plane``: the support (``support_plane``); its top,
+    which the exported support primitive stands for, is cut out (see ``without_support``)."""
     from splat2sim.stages.mesh import cleanup
     from splat2sim.stages.mesh.rendering import render_views, subset
     from splat2sim.stages.mesh.tsdf import Fusion
@@ -31,8 +31,8 @@ def mesh_background(out_dir, gaussians, mask: np.ndarray, train, cfg, backend: s
     if len(mesh.faces) == 0:
         return None, ["the background mesh is empty"]
     coloured = mesh.copy()
-    if floor_z is not None:
-        mesh = without_support(mesh, support_plane(means, floor_z, [], []), max(2 * voxel, 0.01))
+    if plane is not None:
+        mesh = without_support(mesh, plane, max(2 * voxel, 0.01))
         if len(mesh.faces) == 0:
             return None, ["the background mesh is empty (nothing but the support's top)"]
     mesh, _ = cleanup.keep_components(mesh, cfg.min_component_fraction, by="area")

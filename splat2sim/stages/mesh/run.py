@@ -62,6 +62,9 @@ def run(ctx: StageContext) -> None:
         except ValueError as exc:
             return exc
 
+    # the support as exported (its extent from the background on it): the background mesh leaves its top out
+    background_means = gaussians.means.numpy()[labels < 0]
+    measured_plane = B.support_plane(background_means, floor_z, [], [])
     # Objects (and the background) are independent: a thread pool sized to the cores
     # overlaps them (open3d, scipy, torch and numpy release the GIL in their heavy parts).
     # Results are taken in object order, so the files are the same with any pool size.
@@ -69,7 +72,7 @@ def run(ctx: StageContext) -> None:
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending_background = None
         if cfg.background:
-            pending_background = pool.submit(_timed_background, B, ctx.out_dir, gaussians, labels < 0, train, cfg, backend, floor_z)
+            pending_background = pool.submit(_timed_background, B, ctx.out_dir, gaussians, labels < 0, train, cfg, backend, measured_plane)
         futures = [pool.submit(mesh_one, job) for job in jobs]
         with ctx.progress("Meshing objects", total=len(jobs)) as task:
             for (obj, sub, _resting, _others), future in zip(jobs, futures):
@@ -92,7 +95,7 @@ def run(ctx: StageContext) -> None:
             for note in notes:
                 ctx.warn(note)
     ctx.metrics["workers"] = workers
-    plane = B.support_plane(gaussians.means.numpy()[labels < 0], floor_z, all_lo, all_hi)
+    plane = measured_plane if measured_plane["source"] == "background" else B.support_plane(background_means, floor_z, all_lo, all_hi)
     if plane["source"] != "background":
         ctx.warn(f"support plane size from {plane['source']} (too few background Gaussians on the plane)")
     mesh_artifacts.MESH.write(out, mesh_artifacts.MeshIndex(
@@ -116,10 +119,10 @@ def _object_jobs(ctx, R, gaussians, labels, seg, floor_z) -> list[tuple]:
     return jobs
 
 
-def _timed_background(B, out_dir, gaussians, mask, train, cfg, backend, floor_z):
+def _timed_background(B, out_dir, gaussians, mask, train, cfg, backend, plane):
     """The background mesh (run in a pool thread): its mesh.json entry, seconds, warnings."""
     t0 = time.perf_counter()
-    entry, notes = B.mesh_background(out_dir, gaussians, mask, train, cfg, backend, floor_z)
+    entry, notes = B.mesh_background(out_dir, gaussians, mask, train, cfg, backend, plane)
     return entry, round(time.perf_counter() - t0, 4), notes
 
 
