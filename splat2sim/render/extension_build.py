@@ -10,9 +10,12 @@ Each extension module keeps its state in its own globals (``_lock``, ``_module``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
+import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,10 +82,64 @@ class ExtensionBuild:
 def compile_and_load(build: ExtensionBuild, *, verbose: bool = False) -> ModuleType:
     """Build (or find up to date) and import the extension; the compiler's exception is
     passed on unchanged (see :func:`build_failure`)."""
-    from torch.utils import cpp_extension
-
     src = csrc_dir()
     build.out.mkdir(parents=True, exist_ok=True)
+    with build_guard(build.out, build.name):
+        return _load_extension(build, src, verbose)
+
+
+# torch's own build lock: a file that its builder deletes when done. A builder that was
+# killed (Ctrl-C during the first compile) leaves it behind, and every later build waits
+# on it forever with no word. Our guard is an flock, which the kernel releases when its
+# holder dies, so a torch lock found while we hold the guard has no live owner.
+TORCH_LOCK = "lock"
+GUARD = ".splat2sim-build.flock"
+QUIET_WAIT_S = 2.0
+
+
+def _try_flock(fcntl, handle, seconds: float) -> bool:
+    """Take an exclusive flock within ``seconds``; False if still held by another."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def build_guard(out: Path, name: str):
+    """Hold the build folder's flock for one build: wait (saying so) while another live
+    process builds there, then remove a stale torch lock left by a killed build."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: torch's own lock only
+        yield
+        return
+    with open(out / GUARD, "a") as guard:
+        if not _try_flock(fcntl, guard, QUIET_WAIT_S):
+            # Loading a built extension holds the guard for well under a second; longer is a build.
+            warnings.warn(f"{name}: another process is building in {out}; waiting for it to finish", stacklevel=3)
+            fcntl.flock(guard, fcntl.LOCK_EX)
+        try:
+            stale = out / TORCH_LOCK
+            if stale.exists():
+                warnings.warn(
+                    f"{name}: removed a stale build lock {stale} (left by a build that was stopped); building again",
+                    stacklevel=3,
+                )
+                stale.unlink(missing_ok=True)
+            yield
+        finally:
+            fcntl.flock(guard, fcntl.LOCK_UN)
+
+
+def _load_extension(build: ExtensionBuild, src: Path, verbose: bool) -> ModuleType:
+    from torch.utils import cpp_extension
+
     kwargs = {"extra_cuda_cflags": list(build.cuda_cflags)} if build.cuda_cflags is not None else {}
     saved = {key: os.environ.get(key) for key in build.env}
     os.environ.update(build.env)
