@@ -87,6 +87,17 @@ def run_scene(seed: int, work: Path, until: str, force: list[str], hard: bool = 
     return row
 
 
+def _support_summary(tops: list[dict]) -> dict | None:
+    if not tops:
+        return None
+    return {
+        "iou_median": round(float(np.median([t["iou"] for t in tops])), 4),
+        "iou_min": round(float(np.min([t["iou"] for t in tops])), 4),
+        "area_ratio_median": round(float(np.median([t["area_ratio"] for t in tops])), 4),
+        "covered_min": round(float(np.min([t["covered"] for t in tops])), 4),
+    }
+
+
 def aggregate(rows: list[dict]) -> dict:
     ok = [r for r in rows if "error" not in r]
     objects = [o for r in ok for o in r["objects"]]
@@ -126,6 +137,8 @@ def aggregate(rows: list[dict]) -> dict:
             "tilt_deg": float(np.median([r["support_vs_cameras"]["tilt_deg"] for r in ok])) if ok else None,
             "abs_height_m": float(np.median([abs(r["support_vs_cameras"]["height_m"]) for r in ok])) if ok else None,
         },
+        # the exported support rectangle against the true table top, from above (synth.evaluate._support_top)
+        "support_top": _support_summary([r["support_top"] for r in ok if r.get("support_top")]),
         "scale_error_no_marker": {
             "median_abs": float(np.median([abs(r["scale"]["error"]) for r in no_marker])) if no_marker else None,
             "range_contains_truth": sum(bool(r["scale"]["range_contains_truth"]) for r in no_marker) / len(no_marker) if no_marker else None,

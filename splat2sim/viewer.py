@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -188,7 +189,15 @@ def open_viewer(workspace, host: str = "127.0.0.1", port: int = 8080, splat: boo
     if plane:
         sx, sy = plane["size"]
         cx, cy = plane.get("center", [0.0, 0.0, 0.0])[:2]
-        server.scene.add_box("/support", color=(140, 115, 90), dimensions=(sx, sy, 0.01), position=(cx, cy, -0.005), visible=not splat)
+        yaw = float(plane.get("yaw", 0.0))  # radians about +z; viser takes a (w, x, y, z) quaternion
+        server.scene.add_box(
+            "/support",
+            color=(140, 115, 90),
+            dimensions=(sx, sy, 0.01),
+            position=(cx, cy, -0.005),
+            wxyz=(math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)),
+            visible=not splat,
+        )
     if splat and (scene.splat or {}).get("file") and scene.asset(scene.splat["file"]).is_file():
         server.scene.add_gaussian_splats("/splat", **splat_arrays(scene.asset(scene.splat["file"])))
     _add_objects(server, scene, viewer)

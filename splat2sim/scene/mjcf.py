@@ -57,12 +57,14 @@ def _support_lines(scene: SceneData, indent: str = "    ") -> list[str]:
     plane = scene.environment["support_plane"]
     sx, sy = plane["size"]
     cx, cy = plane.get("center", [0.0, 0.0, 0.0])[:2]
+    yaw = float(plane.get("yaw", 0.0))  # radians about +z (splat2sim.geometry.rectangle)
     mu = float(plane.get("friction", 0.8))
+    where = f'pos="{fmt([cx, cy, -SUPPORT_THICKNESS / 2])}" euler="{fmt([0.0, 0.0, yaw])}"'  # the compiler reads radians
     lines = [
         f'{indent}<geom name="support" class="collision" type="box" size="{fmt([sx / 2, sy / 2, SUPPORT_THICKNESS / 2])}" '
-        f'pos="{fmt([cx, cy, -SUPPORT_THICKNESS / 2])}" friction="{fmt([mu, TORSIONAL_FRICTION, 0.0001])}"/>',
+        f'{where} friction="{fmt([mu, TORSIONAL_FRICTION, 0.0001])}"/>',
         f'{indent}<geom name="support_visual" class="visual" type="box" size="{fmt([sx / 2, sy / 2, SUPPORT_THICKNESS / 2])}" '
-        f'pos="{fmt([cx, cy, -SUPPORT_THICKNESS / 2])}" material="support"/>',
+        f'{where} material="support"/>',
     ]
     if scene.environment.get("background_visual"):
         lines.append(f'{indent}<geom name="background_visual" class="visual" mesh="background" material="background"/>')

@@ -107,9 +107,10 @@ def sample_variant(
 
 
 def _place(scene: SceneData, rng, s: RandomizeSettings, footprints: dict, sampled: dict) -> None:
+    from splat2sim.geometry.rectangle import world_xy
+
     plane = scene.environment["support_plane"]
     sx, sy = plane["size"]
-    cx, cy = plane.get("center", [0.0, 0.0, 0.0])[:2]
     placed: list[tuple[np.ndarray, float]] = []
     left_out: list[dict] = []
     for b in scene.bodies:
@@ -120,7 +121,7 @@ def _place(scene: SceneData, rng, s: RandomizeSettings, footprints: dict, sample
             left_out.append({"body": b.name, "why": f"its footprint (radius {radius:.3g} m) does not fit on the support surface"})
             continue
         for _ in range(s.max_tries):
-            xy = np.array([cx, cy]) + rng.uniform(-half, half)
+            xy = world_xy(plane, rng.uniform(-half, half))[0]  # drawn in the support's own axes (it may have a yaw)
             if all(np.linalg.norm(xy - p) >= radius + r + s.gap for p, r in placed):
                 break
         else:

@@ -59,7 +59,7 @@ def sdf_document(scene: SceneData, out_dir: Path) -> str:
     L += [
         '    <model name="support">',
         "      <static>true</static>",
-        f"      <pose>{fmt([cx, cy, -SUPPORT_THICKNESS / 2, 0, 0, 0])}</pose>",
+        f"      <pose>{fmt([cx, cy, -SUPPORT_THICKNESS / 2, 0, 0, float(plane.get('yaw', 0.0))])}</pose>",
         '      <link name="support">',
         f'        <collision name="collision"><geometry>{box}</geometry>'
         f"<surface><friction><ode><mu>{mu}</mu><mu2>{mu}</mu2></ode></friction></surface></collision>",

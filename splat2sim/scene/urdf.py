@@ -60,6 +60,7 @@ def environment_urdf(scene: SceneData) -> str:
     plane = scene.environment["support_plane"]
     sx, sy = plane["size"]
     cx, cy = plane.get("center", [0.0, 0.0, 0.0])[:2]
+    origin = f'<origin xyz="{fmt([cx, cy, -SUPPORT_THICKNESS / 2])}" rpy="{fmt([0.0, 0.0, float(plane.get("yaw", 0.0))])}"/>'
     return "\n".join([
         '<?xml version="1.0"?>',
         '<robot name="environment">',
@@ -70,12 +71,12 @@ def environment_urdf(scene: SceneData) -> str:
         "    </contact>",
         '    <inertial><mass value="0"/><inertia ixx="0" ixy="0" ixz="0" iyy="0" iyz="0" izz="0"/></inertial>',
         "    <visual>",
-        f'      <origin xyz="{fmt([cx, cy, -SUPPORT_THICKNESS / 2])}"/>',
+        f"      {origin}",
         f'      <geometry><box size="{fmt([sx, sy, SUPPORT_THICKNESS])}"/></geometry>',
         '      <material name="support"><color rgba="0.55 0.45 0.35 1"/></material>',
         "    </visual>",
         "    <collision>",
-        f'      <origin xyz="{fmt([cx, cy, -SUPPORT_THICKNESS / 2])}"/>',
+        f"      {origin}",
         f'      <geometry><box size="{fmt([sx, sy, SUPPORT_THICKNESS])}"/></geometry>',
         "    </collision>",
         "  </link>",

@@ -9,6 +9,7 @@ mesh and lights. Z up, metres, kilograms.
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def build_stage(scene: SceneData, path: Path):
     support.CreateDisplayColorAttr([Gf.Vec3f(0.55, 0.45, 0.35)])
     xf = UsdGeom.Xformable(support)
     xf.AddTranslateOp().Set(Gf.Vec3d(float(cx), float(cy), -SUPPORT_THICKNESS / 2))
+    xf.AddRotateZOp().Set(math.degrees(float(plane.get("yaw", 0.0))))  # USD rotations are in degrees
     xf.AddScaleOp().Set(Gf.Vec3f(float(sx), float(sy), SUPPORT_THICKNESS))
     UsdPhysics.CollisionAPI.Apply(support.GetPrim())
     mu = float(plane.get("friction", 0.8))

@@ -263,10 +263,32 @@ def evaluate_workspace(capture_dir: str | Path, workspace: str | Path) -> dict:
             "tilt_deg": round(support_misfit["tilt_deg"], 3),
             "height_m": round(support_misfit["height"] * true_m_per_unit, 4),
         },  # fmt: skip
+        "support_top": _support_top(workspace, gt, world_T, chosen),
         "objects": objects,
         "unmatched_predictions": [preds[j][0] for j in range(len(preds)) if j not in {jj for _, jj in matched}],
         "predictions": predictions,
     }
+
+
+def _support_top(workspace: Path, gt: dict, world_T: np.ndarray, chosen: float) -> dict | None:
+    """The exported support rectangle (mesh.json, metres) against the true table top, both
+    seen from above in the workspace's world frame (the camera similarity places the truth;
+    the mesh is divided by the chosen scale, so the scale's error does not count here)."""
+    from splat2sim.geometry.rectangle import rectangle_iou
+
+    path = workspace / "mesh" / "mesh.json"
+    if not path.is_file() or "table" not in gt:
+        return None
+    plane = json.loads(path.read_text()).get("support_plane") or {}
+    if not plane.get("size"):
+        return None
+    sx, sy = gt["table"]["size"]
+    top = np.array([[-sx / 2, -sy / 2, 0, 1], [sx / 2, -sy / 2, 0, 1], [sx / 2, sy / 2, 0, 1], [-sx / 2, sy / 2, 0, 1]]) @ world_T.T
+    ring = top[:, :2]
+    if np.cross(ring[1] - ring[0], ring[2] - ring[1]) < 0:  # counter-clockwise seen from +z
+        ring = ring[::-1]
+    world_plane = {"center": np.asarray(plane["center"][:2]) / chosen, "size": np.asarray(plane["size"]) / chosen, "yaw": plane.get("yaw", 0.0)}
+    return {k: round(float(v), 4) for k, v in rectangle_iou(world_plane, ring).items()}
 
 
 def _predictions(workspace: Path, preds: list, iou: np.ndarray, volumes: dict, gt: dict) -> list[dict]:

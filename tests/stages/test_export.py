@@ -319,3 +319,51 @@ def test_usd_props_match_scene_json(ws):
     assert support.HasAPI(UsdPhysics.CollisionAPI) and not support.HasAPI(UsdPhysics.RigidBodyAPI)
     bodies = [p for p in stage.Traverse() if p.HasAPI(UsdPhysics.RigidBodyAPI)]
     assert len(bodies) == len(scene.bodies)
+
+
+def test_a_turned_support_is_turned_in_every_format(ws, tmp_path):
+    """mesh.json's support rectangle has a yaw (a table need not line up with the world's
+    axes): a long thin support turned 45 degrees must stop a ray along its diagonal and let
+    one through where the unturned box would be, in MuJoCo and pybullet alike; USD and SDF
+    carry the same turn."""
+    import math
+
+    import mujoco
+    import pybullet as p
+
+    from splat2sim.scene import load_scene, write_formats
+    from splat2sim.scene.simulators import load_scene_into
+
+    scene = load_scene(ws / "export" / "scene.json")
+    scene.bodies = []
+    yaw = math.pi / 4
+    scene.environment = {**scene.environment, "support_plane": {"size": [2.0, 0.2], "center": [0.1, -0.2, 0.0], "yaw": yaw, "friction": 0.8}}
+    written = write_formats(scene, tmp_path)
+    on_turned = (0.1 + 0.7 * math.cos(yaw), -0.2 + 0.7 * math.sin(yaw))  # 0.7 m along the turned long side
+    on_unturned = (0.1 + 0.7, -0.2)  # where the long side would reach without the turn
+    model = mujoco.MjModel.from_xml_path(str(written["mjcf"]))
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    support = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "support")
+    hit = np.zeros(1, np.int32)
+
+    def mj_hits(xy):
+        # rays from above, straight down; group 3 = collision geoms only (menagerie class)
+        mujoco.mj_ray(model, data, np.array([*xy, 1.0]), np.array([0.0, 0.0, -1.0]), np.array([0, 0, 0, 1, 0, 0], np.uint8), 1, -1, hit)
+        return int(hit[0]) == support
+
+    assert mj_hits(on_turned) and not mj_hits(on_unturned)
+    client = p.connect(p.DIRECT)
+    try:
+        load_scene_into(scene, client)
+
+        def pb_hits(xy):
+            return p.rayTest([*xy, 1.0], [*xy, -1.0], physicsClientId=client)[0][0] >= 0
+
+        assert pb_hits(on_turned) and not pb_hits(on_unturned)
+    finally:
+        p.disconnect(client)
+    usda = written["usd"].read_text()
+    assert re.search(r"float xformOp:rotateZ = 45(\.0+)?\b", usda), "USD support has no 45-degree rotateZ"
+    pose = ET.parse(written["sdf"]).getroot().find(".//model[@name='support']/pose").text.split()
+    assert float(pose[5]) == pytest.approx(yaw, abs=1e-6)

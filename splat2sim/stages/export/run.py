@@ -175,7 +175,7 @@ def _environment(ctx: StageContext, mesh, records: list[dict]) -> dict:
         size = (np.ptp(pts[:, :2], axis=0) + 1.0).tolist()
         ctx.fallback("support plane size", f"{size[0]:.2f} x {size[1]:.2f} m around the objects", "mesh.json gives none")
     environment = {"support_plane": {"size": [float(s) for s in size], "center": [float(c) for c in plane.get("center", [0.0, 0.0, 0.0])],
-                                     "friction": cfg.support_friction},
+                                     "yaw": float(plane.get("yaw", 0.0)), "friction": cfg.support_friction},
                    "background_visual": None, "lights": None}  # fmt: skip
     bg = (mesh.background or {}).get("visual")
     if cfg.background and bg and (ctx.upstream_dir("mesh") / bg).is_file():

@@ -60,9 +60,10 @@ def without_support(mesh, plane: dict, band: float):
     every render (z-fighting)."""
     if plane["source"] != "background":
         return mesh
+    from splat2sim.geometry.rectangle import inside as on_rectangle
+
     centre = mesh.triangles_center
-    half = np.asarray(plane["size"], np.float64) / 2
-    inside = np.all(np.abs(centre[:, :2] - np.asarray(plane["center"][:2], np.float64)) <= half, axis=1)
+    inside = on_rectangle(plane, centre[:, :2])
     level = np.abs(mesh.face_normals[:, 2]) > np.sqrt(0.5)
     top = inside & level & (np.abs(centre[:, 2] - plane["center"][2]) < band)
     if not top.any():
@@ -73,20 +74,18 @@ def without_support(mesh, plane: dict, band: float):
     return out
 
 
-def support_plane(background_means: np.ndarray, floor_z: float, obj_lo: list, obj_hi: list) -> dict:
-    """Centre and size of the support surface: the extent of background Gaussians lying on
-    the plane; without them, the objects' footprint grown by half."""
-    if len(background_means):
-        spread = np.ptp(background_means, axis=0)
-        band = max(0.005, 0.01 * float(np.linalg.norm(spread[:2])))
-        on = background_means[np.abs(background_means[:, 2] - floor_z) < band]
-        if len(on) >= 20:
-            lo, hi = np.percentile(on[:, :2], 1, axis=0), np.percentile(on[:, :2], 99, axis=0)
-            return {"center": [float((lo[0] + hi[0]) / 2), float((lo[1] + hi[1]) / 2), floor_z],
-                    "size": [float(hi[0] - lo[0]), float(hi[1] - lo[1])], "source": "background"}  # fmt: skip
+def support_plane(background_means: np.ndarray, floor_z: float, object_xy: np.ndarray, obj_lo: list, obj_hi: list) -> dict:
+    """Centre, size and yaw of the support surface: the rectangle of the support layer's
+    region under the objects (splat2sim.stages.mesh.support); without enough Gaussians
+    there, the objects' footprint (``obj_lo``/``obj_hi``: mesh bounds) grown by half."""
+    from splat2sim.stages.mesh.support import support_rectangle
+
+    rect = support_rectangle(background_means, floor_z, object_xy)
+    if rect is not None:
+        return {**rect, "source": "background"}
     if obj_lo:
         lo, hi = np.min(obj_lo, axis=0)[:2], np.max(obj_hi, axis=0)[:2]
         size = np.maximum((hi - lo) * 1.5, 0.2)
         c = (lo + hi) / 2
-        return {"center": [float(c[0]), float(c[1]), floor_z], "size": size.tolist(), "source": "object footprint"}
-    return {"center": [0.0, 0.0, floor_z], "size": [1.0, 1.0], "source": "default (no geometry)"}
+        return {"center": [float(c[0]), float(c[1]), floor_z], "size": size.tolist(), "yaw": 0.0, "source": "object footprint"}
+    return {"center": [0.0, 0.0, floor_z], "size": [1.0, 1.0], "yaw": 0.0, "source": "default (no geometry)"}

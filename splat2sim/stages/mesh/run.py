@@ -3,6 +3,7 @@ for unit density, a background mesh and the support-plane primitive; writes mesh
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -50,7 +51,6 @@ def run(ctx: StageContext) -> None:
         with ctx.timed("render_training_views"):
             train = training_views(metric.cameras(ctx.read(poses.CAMERAS).to_dict()), cfg.render_max_side)
             full = R.render_views(gaussians, train, backend)
-    out = ctx.out_dir
     records = []
     all_lo, all_hi = [], []
     jobs = _object_jobs(ctx, R, gaussians, labels, seg, floor_z)
@@ -62,9 +62,10 @@ def run(ctx: StageContext) -> None:
         except ValueError as exc:
             return exc
 
-    # the support as exported (its extent from the background on it): the background mesh leaves its top out
+    # the support as exported (the support layer under the objects): the background mesh leaves its top out
     background_means = gaussians.means.numpy()[labels < 0]
-    measured_plane = B.support_plane(background_means, floor_z, [], [])
+    object_xy = gaussians.means.numpy()[labels >= 0, :2]
+    measured_plane = B.support_plane(background_means, floor_z, object_xy, [], [])
     # Objects (and the background) are independent: a thread pool sized to the cores
     # overlaps them (open3d, scipy, torch and numpy release the GIL in their heavy parts).
     # Results are taken in object order, so the files are the same with any pool size.
@@ -95,15 +96,21 @@ def run(ctx: StageContext) -> None:
             for note in notes:
                 ctx.warn(note)
     ctx.metrics["workers"] = workers
-    plane = measured_plane if measured_plane["source"] == "background" else B.support_plane(background_means, floor_z, all_lo, all_hi)
-    if plane["source"] != "background":
-        ctx.warn(f"support plane size from {plane['source']} (too few background Gaussians on the plane)")
-    mesh_artifacts.MESH.write(out, mesh_artifacts.MeshIndex(
-        support_plane={"normal": [0.0, 0.0, 1.0], "offset": floor_z, "size": plane["size"], "center": plane["center"]},
+    if measured_plane["source"] != "background":  # the objects' footprint, now that they have meshes
+        measured_plane = B.support_plane(background_means, floor_z, object_xy, all_lo, all_hi)
+        ctx.warn(f"support plane size from {measured_plane['source']} (too few background Gaussians on the plane)")
+    _write_index(ctx, measured_plane, floor_z, records, background)
+
+
+def _write_index(ctx: StageContext, plane: dict, floor_z: float, records: list[dict], background) -> None:
+    """mesh.json, the stage's metrics and its summary."""
+    mesh_artifacts.MESH.write(ctx.out_dir, mesh_artifacts.MeshIndex(
+        support_plane={"normal": [0.0, 0.0, 1.0], "offset": floor_z, "size": plane["size"], "center": plane["center"], "yaw": plane["yaw"]},
         objects=records, background=background))  # fmt: skip
     closed = sum(r["watertight"] for r in records)
     ctx.metrics.update({"objects": len(records), "watertight": closed, "faces": sum(r["faces"] for r in records)})
     ctx.summary += [("objects meshed", f"{len(records)} ({closed} watertight)")]
+    ctx.summary += [("support", f"{plane['size'][0]:.2f} x {plane['size'][1]:.2f} m, yaw {math.degrees(plane['yaw']):.0f} deg ({plane['source']})")]
     ctx.summary += [(r["id"], f"{r['faces']} faces, {r['volume'] * 1e6:.0f} cm^3, {r['method']}") for r in records]
 
 
