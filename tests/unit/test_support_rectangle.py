@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from splat2sim.geometry.rectangle import canonical_yaw, convex_intersection, corners, inside, local_xy, polygon_area, rectangle_iou, world_xy
-from splat2sim.stages.mesh.support import support_rectangle
+from splat2sim.stages.mesh.support import level_and_flat, support_rectangle
 
 TABLE = {"center": [0.3, -0.2, 0.0], "size": [1.4, 0.9], "yaw": math.radians(20)}
 
@@ -106,3 +106,38 @@ def test_convex_intersection_against_shapely():
         ours = convex_intersection(corners(a), corners(b))
         theirs = shapely.Polygon(corners(a)).intersection(shapely.Polygon(corners(b))).area
         assert (polygon_area(ours) if len(ours) >= 3 else 0.0) == pytest.approx(theirs, abs=1e-9)
+
+
+def _facing(means, wall_axis):
+    """Flat Gaussians (scales 2 cm, 2 cm, 2 mm) facing up, or along ``wall_axis`` (0: x, 1: y) where it is set."""
+    n = len(means)
+    log_scales = np.log(np.tile([0.02, 0.02, 0.002], (n, 1)))
+    quats = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
+    h = math.sqrt(0.5)
+    quats[wall_axis == 0] = [h, 0.0, h, 0.0]  # body z onto world x
+    quats[wall_axis == 1] = [h, h, 0.0, 0.0]  # body z onto world -y
+    return log_scales, quats
+
+
+def test_level_and_flat():
+    means = np.zeros((4, 3))
+    log_scales, quats = _facing(means, np.array([-1, 0, 1, -1]))
+    log_scales[3] = np.log([0.02, 0.02, 0.015])  # a blob: no normal to speak of
+    assert level_and_flat(log_scales, quats).tolist() == [True, False, False, False]
+    # a normal 30 degrees off vertical is level; 60 degrees is not; the smallest axis need not be the third
+    tilt = lambda deg: [math.cos(math.radians(deg) / 2), math.sin(math.radians(deg) / 2), 0.0, 0.0]  # noqa: E731
+    assert level_and_flat(np.log([[0.02, 0.02, 0.002]] * 2), np.array([tilt(30), tilt(60)])).tolist() == [True, False]
+    assert level_and_flat(np.log([[0.002, 0.02, 0.02]]), np.array([[1.0, 0, 0, 0]])).tolist() == [False]
+
+
+def test_a_wall_along_the_table_facing_sideways_is_left_out():
+    means, object_xy = _room(np.random.default_rng(3), wall_touching=True)
+    # walls: the Gaussians off the table's height band or far from the table stay as they
+    # are; the ones that matter are the wall's foot along the table: they face sideways
+    wall_axis = np.full(len(means), -1)
+    vertical = np.abs(means[:, 2]) > 0.01  # every wall Gaussian except a few at the table's height
+    wall_axis[vertical] = 0
+    log_scales, quats = _facing(means, wall_axis)
+    without = rectangle_iou(support_rectangle(means, 0.0, object_xy), _true_ring(TABLE))["iou"]
+    with_level = rectangle_iou(support_rectangle(means, 0.0, object_xy, level=level_and_flat(log_scales, quats)), _true_ring(TABLE))["iou"]
+    assert with_level > 0.93 and with_level >= without, (with_level, without)

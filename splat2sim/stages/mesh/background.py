@@ -74,13 +74,14 @@ def without_support(mesh, plane: dict, band: float):
     return out
 
 
-def support_plane(background_means: np.ndarray, floor_z: float, object_xy: np.ndarray, obj_lo: list, obj_hi: list) -> dict:
+def support_plane(background_means: np.ndarray, floor_z: float, object_xy: np.ndarray, obj_lo: list, obj_hi: list, level=None) -> dict:
     """Centre, size and yaw of the support surface: the rectangle of the support layer's
-    region under the objects (splat2sim.stages.mesh.support); without enough Gaussians
-    there, the objects' footprint (``obj_lo``/``obj_hi``: mesh bounds) grown by half."""
+    region under the objects (splat2sim.stages.mesh.support; ``level``: its Gaussians that
+    face up); without enough Gaussians there, the objects' footprint (``obj_lo``/``obj_hi``:
+    mesh bounds) grown by half."""
     from splat2sim.stages.mesh.support import support_rectangle
 
-    rect = support_rectangle(background_means, floor_z, object_xy)
+    rect = support_rectangle(background_means, floor_z, object_xy, level=level)
     if rect is not None:
         return {**rect, "source": "background"}
     if obj_lo:

@@ -32,6 +32,7 @@ def run(ctx: StageContext) -> None:
     from splat2sim.stages.mesh import background as B
     from splat2sim.stages.mesh import rendering as R
     from splat2sim.stages.mesh.objects import mesh_object
+    from splat2sim.stages.mesh.support import level_and_flat
     from splat2sim.stages.mesh.tsdf import limit_threads
     from splat2sim.stages.mesh.views import training_views
 
@@ -65,7 +66,8 @@ def run(ctx: StageContext) -> None:
     # the support as exported (the support layer under the objects): the background mesh leaves its top out
     background_means = gaussians.means.numpy()[labels < 0]
     object_xy = gaussians.means.numpy()[labels >= 0, :2]
-    measured_plane = B.support_plane(background_means, floor_z, object_xy, [], [])
+    level = level_and_flat(gaussians.log_scales.numpy()[labels < 0], gaussians.quats.numpy()[labels < 0])
+    measured_plane = B.support_plane(background_means, floor_z, object_xy, [], [], level)
     # Objects (and the background) are independent: a thread pool sized to the cores
     # overlaps them (open3d, scipy, torch and numpy release the GIL in their heavy parts).
     # Results are taken in object order, so the files are the same with any pool size.
@@ -97,7 +99,7 @@ def run(ctx: StageContext) -> None:
                 ctx.warn(note)
     ctx.metrics["workers"] = workers
     if measured_plane["source"] != "background":  # the objects' footprint, now that they have meshes
-        measured_plane = B.support_plane(background_means, floor_z, object_xy, all_lo, all_hi)
+        measured_plane = B.support_plane(background_means, floor_z, object_xy, all_lo, all_hi, level)
         ctx.warn(f"support plane size from {measured_plane['source']} (too few background Gaussians on the plane)")
     _write_index(ctx, measured_plane, floor_z, records, background)
 

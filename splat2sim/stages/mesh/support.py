@@ -26,14 +26,32 @@ from splat2sim.geometry.rectangle import canonical_yaw
 CELL_FRACTION = 0.02
 
 
-def support_rectangle(background_means: np.ndarray, floor_z: float, object_xy: np.ndarray, band: float | None = None) -> dict | None:
+def level_and_flat(log_scales: np.ndarray, quats: np.ndarray) -> np.ndarray:
+    """[N] bool: Gaussians flat enough to have a normal (smallest scale under half the
+    middle one) whose normal (the smallest axis) is within 45 degrees of vertical.
+    log_scales [N,3]; quats [N,4] (w, x, y, z), any norm."""
+    q = np.asarray(quats, np.float64)
+    w, x, y, z = (q / np.linalg.norm(q, axis=1, keepdims=True)).T
+    # the z row of the rotation matrix: the z component of each body axis
+    axis_z = np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=1)
+    scales = np.sort(np.asarray(log_scales, np.float64), axis=1)
+    smallest = np.argmin(log_scales, axis=1)
+    flat = scales[:, 0] < scales[:, 1] - math.log(2)
+    return flat & (np.abs(axis_z[np.arange(len(q)), smallest]) > math.sqrt(0.5))
+
+
+def support_rectangle(
+    background_means: np.ndarray, floor_z: float, object_xy: np.ndarray, band: float | None = None, level: np.ndarray | None = None
+) -> dict | None:
     """Centre [3], size [2], yaw of the support under the objects, or None when the layer
     has too few Gaussians (fewer than 20) to say.
 
     background_means: [N,3] background Gaussians (metric frame); object_xy: [M,2] points of
     the objects seen from above (their Gaussians), which seed the region (M may be 0: then
     the largest region is the support); band: the layer's half-height (default: 1 % of the
-    background's horizontal diagonal, at least 5 mm)."""
+    background's horizontal diagonal, at least 5 mm); level: [N] bool, the Gaussians that
+    may be the support's (:func:`level_and_flat`; default all). A wall's Gaussians in the
+    band face sideways: without them its foot cannot widen the table where they touch."""
     import cv2
     from scipy import ndimage
 
@@ -43,7 +61,10 @@ def support_rectangle(background_means: np.ndarray, floor_z: float, object_xy: n
         return None
     diagonal = float(np.linalg.norm(np.ptp(means[:, :2], axis=0)))
     band = max(0.005, 0.01 * diagonal) if band is None else band
-    layer = means[np.abs(means[:, 2] - floor_z) < band, :2]
+    in_band = np.abs(means[:, 2] - floor_z) < band
+    if level is not None:
+        in_band &= np.asarray(level, bool)
+    layer = means[in_band, :2]
     if len(layer) < 20:
         return None
     cell = max(CELL_FRACTION * float(np.linalg.norm(np.ptp(layer, axis=0))), 1e-6)
