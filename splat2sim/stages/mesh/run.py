@@ -65,7 +65,10 @@ def run(ctx: StageContext) -> None:
 
     # the support as exported (the support layer under the objects): the background mesh leaves its top out
     background_means = gaussians.means.numpy()[labels < 0]
-    object_xy = gaussians.means.numpy()[labels >= 0, :2]
+    # the support is what the objects stand on: one that does not rest on it (an invented
+    # object on a wall, one on another object) does not stretch it
+    resting = [sub.means.numpy()[:, :2] for _, sub, rest, _ in jobs if rest == floor_z]
+    object_xy = np.concatenate(resting) if resting else gaussians.means.numpy()[labels >= 0, :2]
     level = level_and_flat(gaussians.log_scales.numpy()[labels < 0], gaussians.quats.numpy()[labels < 0])
     measured_plane = B.support_plane(background_means, floor_z, object_xy, [], [], level)
     # Objects (and the background) are independent: a thread pool sized to the cores
