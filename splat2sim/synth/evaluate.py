@@ -285,7 +285,8 @@ def _support_top(workspace: Path, gt: dict, world_T: np.ndarray, chosen: float) 
     sx, sy = gt["table"]["size"]
     top = np.array([[-sx / 2, -sy / 2, 0, 1], [sx / 2, -sy / 2, 0, 1], [sx / 2, sy / 2, 0, 1], [-sx / 2, sy / 2, 0, 1]]) @ world_T.T
     ring = top[:, :2]
-    if np.cross(ring[1] - ring[0], ring[2] - ring[1]) < 0:  # counter-clockwise seen from +z
+    (ax, ay), (bx, by) = ring[1] - ring[0], ring[2] - ring[1]
+    if ax * by - ay * bx < 0:  # counter-clockwise seen from +z
         ring = ring[::-1]
     world_plane = {"center": np.asarray(plane["center"][:2]) / chosen, "size": np.asarray(plane["size"]) / chosen, "yaw": plane.get("yaw", 0.0)}
     return {k: round(float(v), 4) for k, v in rectangle_iou(world_plane, ring).items()}
