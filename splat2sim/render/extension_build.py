@@ -11,11 +11,11 @@ Each extension module keeps its state in its own globals (``_lock``, ``_module``
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sys
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,7 +94,10 @@ def compile_and_load(build: ExtensionBuild, *, verbose: bool = False) -> ModuleT
 # holder dies, so a torch lock found while we hold the guard has no live owner.
 TORCH_LOCK = "lock"
 GUARD = ".splat2sim-build.flock"
-QUIET_WAIT_S = 2.0
+QUIET_WAIT_S = 10.0  # loading a built extension holds the guard for seconds at most, even on a busy machine
+# a library logger: without any logging set up, Python prints its warnings on stderr as
+# they are (no source line), which is what a user at a terminal or reading a log needs
+log = logging.getLogger("splat2sim.render")
 
 
 def _try_flock(fcntl, handle, seconds: float) -> bool:
@@ -120,17 +123,13 @@ def build_guard(out: Path, name: str):
         yield
         return
     with open(out / GUARD, "a") as guard:
-        if not _try_flock(fcntl, guard, QUIET_WAIT_S):
-            # Loading a built extension holds the guard for well under a second; longer is a build.
-            warnings.warn(f"{name}: another process is building in {out}; waiting for it to finish", stacklevel=3)
+        if not _try_flock(fcntl, guard, QUIET_WAIT_S):  # longer than a load: a build
+            log.warning("%s: another process is building in %s; waiting for it to finish", name, out)
             fcntl.flock(guard, fcntl.LOCK_EX)
         try:
             stale = out / TORCH_LOCK
             if stale.exists():
-                warnings.warn(
-                    f"{name}: removed a stale build lock {stale} (left by a build that was stopped); building again",
-                    stacklevel=3,
-                )
+                log.warning("%s: removed a stale build lock %s (left by a build that was stopped); building again", name, stale)
                 stale.unlink(missing_ok=True)
             yield
         finally:
