@@ -117,7 +117,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="mesh",
-            version=9,  # 9: the support rectangle is the support layer's region under the objects, any yaw (it was the whole layer's extent, walls included: ~10x the table); 8: the background keeps its surfaces by area (by volume it kept only closed specks and dropped the table), without the support top (the primitive stands for it); 7: TSDF truncation 5 voxels (was 3); 6: solid = what the whole splat never shows empty (median depth) in the object footprint; 5: meshes in metres (scale/scale.json applied)
+            version=9,  # 9: the support rectangle is the support layer's region under the objects, any yaw (it was the whole layer's extent, walls included: ~10x the table), and the background loses every face in the slab of its top; 8: the background keeps its surfaces by area (by volume it kept only closed specks and dropped the table), without the support top (the primitive stands for it); 7: TSDF truncation 5 voxels (was 3); 6: solid = what the whole splat never shows empty (median depth) in the object footprint; 5: meshes in metres (scale/scale.json applied)
             description="watertight visual meshes per object, background mesh, support plane",
             upstream=("poses", "splat", "segment", "scale"),
             config_cls=MeshConfig,

@@ -111,11 +111,14 @@ def test_the_support_top_is_cut_from_the_background_and_the_rest_kept():
     top = top.subdivide().subdivide().subdivide()  # 128 faces across the rectangle
     wall = trimesh.creation.box(extents=[0.02, 1.0, 0.5]).apply_translation([0.49, 0, 0.25])
     floor = trimesh.creation.box(extents=[3.0, 3.0, 1e-3]).apply_translation([0, 0, -0.75])
-    mesh = trimesh.util.concatenate([top, wall, floor])
+    # a sliver on the top: a steep triangle 4 mm high (a bump of the splat's table surface)
+    sliver = trimesh.Trimesh([[0.1, 0.1, 0.001], [0.11, 0.1, 0.001], [0.1, 0.1, 0.005]], [[0, 1, 2]], process=False)
+    mesh = trimesh.util.concatenate([top, wall, floor, sliver])
     plane = {"center": [0.0, 0.0, 0.0], "size": [1.0, 1.0], "source": "background"}
     out = without_support(mesh, plane, band=0.01)
     kept = _faces_as_points(out)
     assert not kept & _faces_as_points(top)
+    assert not kept & _faces_as_points(sliver)
     assert _faces_as_points(floor) <= kept
     # the wall's bottom face lies at z = 0 inside the rectangle: level and at the top's height, so cut too
     wall_kept = _faces_as_points(wall) & kept

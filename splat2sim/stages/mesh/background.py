@@ -54,10 +54,11 @@ def mesh_background(out_dir, gaussians, mask: np.ndarray, train, cfg, backend: s
 
 
 def without_support(mesh, plane: dict, band: float):
-    """``mesh`` without the faces of the support's top: level (normal within 45 degrees of
-    vertical), within ``band`` of its height and inside its rectangle. The support primitive
-    (a box in every export) stands for them; drawn twice at one height they flicker in
-    every render (z-fighting)."""
+    """``mesh`` without the faces of the support's top, inside its rectangle: level ones
+    (normal within 45 degrees of vertical) centred within ``band`` of its height, and any
+    face lying wholly within that slab (the top's bumps: tilted slivers a few mm high,
+    which poked through the primitive in every render). The support primitive (a box in
+    every export) stands for them; drawn twice at one height they flicker (z-fighting)."""
     if plane["source"] != "background":
         return mesh
     from splat2sim.geometry.rectangle import inside as on_rectangle
@@ -65,7 +66,9 @@ def without_support(mesh, plane: dict, band: float):
     centre = mesh.triangles_center
     inside = on_rectangle(plane, centre[:, :2])
     level = np.abs(mesh.face_normals[:, 2]) > np.sqrt(0.5)
-    top = inside & level & (np.abs(centre[:, 2] - plane["center"][2]) < band)
+    height = plane["center"][2]
+    in_slab = np.all(np.abs(mesh.triangles[:, :, 2] - height) < band, axis=1)
+    top = inside & ((level & (np.abs(centre[:, 2] - height) < band)) | in_slab)
     if not top.any():
         return mesh
     out = mesh.copy()
