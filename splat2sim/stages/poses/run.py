@@ -48,7 +48,8 @@ def run(ctx: StageContext) -> None:
     frames_json = ctx.read(frames_artifacts.FRAMES).to_dict()
     names = [Path(f["file"]).name for f in frames_json["frames"]]
     image_dir = frames_dir / "images"
-    threads = sfm.thread_count(ctx.run_config.workers)
+    # one thread unless asked: on more, each run's cameras differ (PosesConfig.reproducible)
+    threads = 1 if cfg.reproducible else sfm.thread_count(ctx.run_config.workers)
     seed = int(ctx.run_config.seed)
     work = ctx.out_dir / "_work"
     work.mkdir()

@@ -106,7 +106,8 @@ def reconstruct(
     before_mapping=None,
 ) -> SfmResult:
     """``before_mapping(database, matching_used)`` may raise to stop before the mapper
-    (e.g. when the matches already show that the camera does not move)."""
+    (e.g. when the matches already show that the camera does not move). With ``threads`` > 1
+    the result differs from run to run (see ``PosesConfig.reproducible``)."""
     import pycolmap
 
     work_dir.mkdir(parents=True, exist_ok=True)
