@@ -36,7 +36,7 @@ class PosesConfig:
     shared_camera: bool = field(default=True, metadata={"help": "one camera (intrinsics) for all frames; false: one per frame"})
     max_features: int = field(default=4096, metadata={"help": "SIFT features per image (before extra orientations)", "min": 256})
     # On 2 threads the same keyframes gave other cameras on every run, up to 1.9 % of the camera
-    # path apart (bench/results/poses_determinism.json); one thread costs 5-10 s on 20 keyframes
+    # path apart (bench/results/poses_determinism.json); one thread costs ~20 s on 40 keyframes
     reproducible: bool = field(
         default=True,
         metadata={"help": "structure from motion on one thread, so the same keyframes and seed give the same cameras (false: every "
