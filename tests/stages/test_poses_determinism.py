@@ -1,5 +1,5 @@
 """The poses stage is reproducible (``poses.reproducible``, the default): the same keyframes and
-seed give the same cameras, bit for bit. On 2 threads every run differed, by up to 1.9 % of
+seed give the same cameras, bit for bit. On 2 threads runs differed, by up to 1.9 % of
 the camera path on the bundled example (bench/results/poses_determinism.json)."""
 
 from __future__ import annotations
