@@ -48,9 +48,24 @@ def parse_seeds(text: str) -> list[int]:
     return out
 
 
-def capture_config(seed: int, hard: bool) -> SynthConfig:
+#: ``--orbit varied``: the phone's distance drawn per seed, as handheld captures differ. The
+#: horizontal radius and the height above the table are uniform over these ranges (metres),
+#: from sitting close at a desk (0.45 m out, 0.25 m up: 0.5 m from the objects) to standing
+#: back from a table (1.0 m out, 0.6 m up: 1.2 m). ``fixed`` keeps synth's 0.75 m / 0.45 m.
+VARIED_ORBIT = {"radius": (0.45, 1.0), "height": (0.25, 0.6)}
+
+
+def orbit_for(seed: int, orbit: str) -> dict:
+    if orbit == "fixed":
+        return {}
+    rng = np.random.default_rng([seed, 7])  # its own stream: the scene's layout and textures stay those of the seed
+    return {"orbit_radius": round(float(rng.uniform(*VARIED_ORBIT["radius"])), 3),
+            "orbit_height": round(float(rng.uniform(*VARIED_ORBIT["height"])), 3)}  # fmt: skip
+
+
+def capture_config(seed: int, hard: bool, orbit: str = "fixed") -> SynthConfig:
     marker = seed % 2 == 0  # even seeds with a marker, odd without
-    base = dict(seed=seed, width=320, height=240, duration_s=3.0, fps=10, marker=marker, texture_size=512)
+    base = dict(seed=seed, width=320, height=240, duration_s=3.0, fps=10, marker=marker, texture_size=512, **orbit_for(seed, orbit))
     if not hard:
         return SynthConfig(**base)
     return SynthConfig(
@@ -64,8 +79,8 @@ def capture_config(seed: int, hard: bool) -> SynthConfig:
     )
 
 
-def run_scene(seed: int, work: Path, until: str, force: list[str], hard: bool = False, extra: list[str] = ()) -> dict:
-    config = capture_config(seed, hard)
+def run_scene(seed: int, work: Path, until: str, force: list[str], hard: bool = False, extra: list[str] = (), orbit: str = "fixed") -> dict:
+    config = capture_config(seed, hard, orbit)
     marker = config.marker
     capture = work / f"capture_{seed}"
     if not (capture / "ground_truth.json").is_file():
@@ -78,7 +93,8 @@ def run_scene(seed: int, work: Path, until: str, force: list[str], hard: bool = 
     except Exception as exc:  # noqa: BLE001 - a failed scene is a row of the benchmark, not its end
         return {"seed": seed, "marker": marker, "error": f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"}
     seconds = time.perf_counter() - t0
-    row = {"seed": seed, "marker": marker, "hard": hard, "build_seconds": round(seconds, 1), **evaluate_workspace(capture, ws)}
+    orbit_m = {"radius": config.orbit_radius, "height": config.orbit_height}
+    row = {"seed": seed, "marker": marker, "hard": hard, "orbit_m": orbit_m, "build_seconds": round(seconds, 1), **evaluate_workspace(capture, ws)}
     row["stage_seconds"] = {
         s: json.loads((ws / s / "_stage.json").read_text())["timings"]["seconds"]
         for s in api.implemented_stages()
@@ -181,6 +197,7 @@ def main() -> None:
     parser.add_argument(
         "--force", action="append", default=[], help="re-run this stage (and what follows) on existing workspaces after a code change"
     )
+    parser.add_argument("--orbit", default="fixed", choices=["fixed", "varied"], help="the phone's distance: synth's default, or drawn per seed")
     parser.add_argument("--set", action="append", default=[], help="an extra config override for every scene (an arm of an A/B)")
     args = parser.parse_args()
     args.work = args.work or REPO / "workspaces" / ("bench_hard" if args.hard else "bench_objects")
@@ -189,7 +206,7 @@ def main() -> None:
     load_before = os.getloadavg()
     t0 = time.time()
     for seed in parse_seeds(args.seeds):
-        rows.append(run_scene(seed, args.work, args.until, args.force, args.hard, args.set))
+        rows.append(run_scene(seed, args.work, args.until, args.force, args.hard, args.set, args.orbit))
         print(json.dumps({k: rows[-1].get(k) for k in ("seed", "marker", "recall", "precision", "mean_iou", "error")}), flush=True)
     doc = json.loads(args.out.read_text()) if args.out.is_file() else {}
     doc[args.label] = {
@@ -209,6 +226,11 @@ def main() -> None:
                 "hard: 2-6 objects of all kinds, touching pairs 1-30 mm apart, near the edge on seed % 3 == 0, plain textures on seed % 4 == 1"
                 if args.hard
                 else "2-5 everyday objects by seed"
+            )
+            + (
+                f"; phone orbit drawn per seed: radius {VARIED_ORBIT['radius']} m, height {VARIED_ORBIT['height']} m"
+                if args.orbit == "varied"
+                else ""
             ),
         },
         "aggregate": aggregate(rows),
