@@ -22,11 +22,11 @@ STAGE = "scale"
 @dataclass
 class Scale(Document):
     scale: float  # metres per world unit of poses' frame (1.0 when poses were metric)
-    source: str  # marker | known_length | imported_metric | sizes:<cues> | user
+    source: str  # marker | known_length | imported_metric | prior:<cue>+<cue> | user | unknown
     poses_metric: bool
     range: list = field(default_factory=list)  # [low, high], about 95 %
     log_sigma: float | None = None
-    cues: dict = field(default_factory=dict)  # per cue: its estimate and weight
+    cues: dict = field(default_factory=dict)  # per cue: its scale, log_sigma, weight; + skipped {cue: why}, disagreement
     per_object: dict = field(default_factory=dict)
     note: str = ""
 

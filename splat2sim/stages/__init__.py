@@ -109,8 +109,8 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="scale",
-            version=3,  # 3: a scale poses measured gets a range (marker views' spread, at least 2 %); 2: objects lying flat give no size cue
-            description="the world's metric scale: from poses, or from object sizes, with a range",
+            version=4,  # 4: weak cues fused (object sizes + the camera's distance to the scene); 3: a scale poses measured gets a range (marker views' spread, at least 2 %); 2: objects lying flat give no size cue
+            description="the world's metric scale: from poses, or from weak cues (object sizes, camera distance), with a range",
             upstream=("poses", "segment"),
             config_cls=ScaleConfig,
             runner="splat2sim.stages.scale.run:run",
@@ -177,9 +177,9 @@ SIMULATION_STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="report",
-            version=2,  # 2: SimReady section
-            description="report/index.html: renders, hulls, objects, checks, warnings",
-            upstream=("frames", "poses", "splat", "export", "check"),
+            version=3,  # 3: metric scale section (its cues and their weights); 2: SimReady section
+            description="report/index.html: renders, hulls, objects, scale, checks, warnings",
+            upstream=("frames", "poses", "splat", "scale", "export", "check"),
             config_cls=ReportConfig,
             runner="splat2sim.stages.report.run:run",
         ),

@@ -77,7 +77,7 @@ def test_scale_comes_from_sizes_and_every_artifact_after_it_is_metric(built):
     world = json.loads((ws / "poses" / "world.json").read_text())
     scale = json.loads((ws / "scale" / "scale.json").read_text())
     assert world["scale_source"] == "unknown" and world["units"] == "unknown (SfM units)"
-    assert scale["source"] == "sizes:prior" and not scale["poses_metric"] and scale["range"][0] < scale["scale"] < scale["range"][1]
+    assert scale["source"] == "prior:sizes+camera_distance" and not scale["poses_metric"] and scale["range"][0] < scale["scale"] < scale["range"][1]
     assert json.loads((ws / "mesh" / "mesh.json").read_text())["units"] == "metres"
     scene = json.loads((ws / "export" / "scene.json").read_text())
     assert scene["environment"]["metric_scale"]["scale"] == pytest.approx(scale["scale"])

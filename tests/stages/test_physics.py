@@ -296,8 +296,30 @@ def test_scale_from_sizes_when_poses_have_no_metric_scale(workspace):
     mesh_doc = upstream(workspace)
     s = json.loads((workspace / "scale" / "scale.json").read_text())
     # the example's mug, can and box are near their priors' typical sizes (coarse: priors span ~2x)
-    assert s["source"] == "sizes:prior" and not s["poses_metric"] and 0.5 < s["scale"] < 2.0
+    assert s["source"] == "prior:sizes+camera_distance" and not s["poses_metric"] and 0.5 < s["scale"] < 2.0
     assert s["range"][0] < s["scale"] < s["range"][1] and set(s["per_object"]) == {"obj_000", "obj_001", "obj_002"}
+    # the oracle's cameras are in metres (world.json was only relabelled): the truth is 1
+    assert s["range"][0] < 1.0 < s["range"][1]
+    cues = s["cues"]
+    assert cues["sizes"]["weight"] + cues["camera_distance"]["weight"] == pytest.approx(1.0, abs=1e-3)
+    assert set(cues["sizes"]) >= {"scale", "log_sigma", "objects"} and cues["skipped"] == {}
+    # the camera cue's distance is the phone's true distance to the scene it aimed at (metres here)
+    gt = json.loads((CAPTURE / "ground_truth.json").read_text())
+    centres = np.asarray([f["world_from_camera"] for f in gt["frames"]])[:, :3, 3]
+    true = float(np.median(np.linalg.norm(centres - np.asarray(gt["scene_center"]), axis=1)))
+    assert cues["camera_distance"]["distance_units"] == pytest.approx(true, rel=0.03)  # 8 keyframes of the orbit, not all frames
+
+    def scale_with(sizes: str, camera: str, *extra: str) -> dict:  # settings persist in the workspace: give both each time
+        api.run_stage(workspace, "scale", overrides=[f"scale.from_sizes={sizes}", f"scale.camera_distance={camera}", *extra], force=True)
+        return json.loads((workspace / "scale" / "scale.json").read_text())
+
+    assert scale_with("auto", "never")["source"] == "prior:sizes"
+    alone = scale_with("never", "auto", "scale.camera_distance_m=0.5")
+    assert alone["source"] == "prior:camera_distance"
+    assert alone["scale"] == pytest.approx(0.5 / cues["camera_distance"]["distance_units"], rel=1e-5)
+    assert scale_with("never", "never", "scale.camera_distance_m=0.7")["source"] == "unknown"
+    assert json.loads((workspace / "scale" / "_stage.json").read_text())["fallbacks"]
+    assert scale_with("auto", "auto")["scale"] == pytest.approx(s["scale"])  # back to the defaults for the physics below
     with FakeVLM([answers_from_truth(mesh_doc, sizes=2.0)]) as server:
         doc, record, _ = physics(workspace, f"physics.vlm_url={server.url}", "physics.estimators=[vlm, prior]", "physics.views=2")
         text = server.requests[0]["body"]["messages"][1]["content"][0]["text"]

@@ -52,6 +52,8 @@ def test_report_has_pictures_objects_and_warnings(ws):
         assert body["name"] in page
     assert "&lt;can&gt;" in page and "<can>" not in page  # labels are escaped
     assert "every object rests" in page
+    scale = json.loads((ws / "scale" / "scale.json").read_text())
+    assert "<h2>Metric scale</h2>" in page and f"<code>{scale['source']}</code>" in page
     for stage in ("frames", "poses", "splat", "export", "check"):
         assert f"<td>{stage}</td>" in page
     check = json.loads((ws / "check" / "check.json").read_text())
@@ -65,6 +67,30 @@ def test_report_has_pictures_objects_and_warnings(ws):
     photo = cv2.imread(str(ws / "report" / "report" / "images" / "view0_photo.jpg")).astype(float)
     sim = cv2.imread(str(ws / "report" / "report" / "images" / "view0_mujoco.jpg")).astype(float)
     assert photo.shape == sim.shape
+
+
+def test_report_shows_each_scale_cue_and_its_weight():
+    """Without a marker the scale is a fusion of weak cues: the report lists each with its
+    estimate, spread and weight, and the cues that could not be used, with why."""
+    from splat2sim.artifacts.scale import Scale
+    from splat2sim.stages.report.run import _scale_section
+
+    doc = Scale(scale=0.12, source="prior:sizes+camera_distance", poses_metric=False, range=[0.08, 0.18], log_sigma=0.2,
+                cues={"sizes": {"scale": 0.14, "log_sigma": 0.3, "objects": 3, "weight": 0.4},
+                      "camera_distance": {"scale": 0.11, "log_sigma": 0.35, "distance_units": 6.1, "prior_m": 0.7, "weight": 0.6},
+                      "skipped": {"focus": "the <views> look in nearly one direction"}, "disagreement": {"chi2_per_dof": 0.4}},
+                note="poses found no metric scale")  # fmt: skip
+
+    class Ctx:  # what _scale_section reads: the scale artifact
+        def read(self, artifact):
+            return doc
+
+    section = _scale_section(Ctx())
+    assert "0.12 metres per world unit (about 95 %: 0.08 - 0.18)" in section
+    assert "<td>sizes</td><td>0.14</td><td>x/&divide; 1.82</td><td>40%</td><td>3 object sizes against their label priors</td>" in section
+    assert "the phone 6.1 units from the scene it framed, against a typical 0.7 m" in section and "<td>60%</td>" in section
+    assert "focus not used: the &lt;views&gt; look" in section  # escaped
+    assert "disagreement" not in section  # not a cue
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed (apt-get install chromium)")

@@ -167,7 +167,7 @@ def run(ctx: StageContext) -> None:
         )
     objects = _objects_table(ctx, scene, check)
     stage_rows, warn_items = _stage_rows(ctx)
-    page = _page(ctx.workspace.read_meta(), scene, check, scene_dir, view_html, objects, stage_rows, warn_items)
+    page = _page(ctx.workspace.read_meta(), scene, check, scene_dir, view_html, objects + _scale_section(ctx), stage_rows, warn_items)
     (out / "index.html").write_text(page)
     ctx.metrics.update({"views": len(cams), "images": len(list(images.iterdir())), "splat_backend": backend})
     ctx.summary.append(("report", str(ctx.workspace.stage_dir("report") / "report" / "index.html")))
@@ -268,6 +268,30 @@ def _objects_table(ctx: StageContext, scene, check: dict) -> str:
         rows,
     )
     return objects
+
+
+def _scale_section(ctx: StageContext) -> str:
+    """How the metric scale was decided: its source and range, and each weak cue's estimate
+    and weight when no marker or known length measured it."""
+    from splat2sim.artifacts import scale as scale_artifacts
+
+    doc = ctx.read(scale_artifacts.SCALE)
+    span = f" (about 95 %: {doc.range[0]:.4g} - {doc.range[1]:.4g})" if doc.range and doc.range[0] != doc.range[1] else ""
+    head = f"<p>{doc.scale:.5g} metres per world unit{span}, from <code>{html.escape(doc.source)}</code>. {html.escape(doc.note)}</p>"
+    rows = [[html.escape(name), f"{c['scale']:.4g}", f"x/&divide; {np.exp(2 * c['log_sigma']):.2f}", f"{c.get('weight', 1.0):.0%}",
+             html.escape(_cue_detail(name, c))]
+            for name, c in doc.cues.items() if isinstance(c, dict) and "scale" in c and "log_sigma" in c]  # fmt: skip
+    skipped = "".join(f"<li>{html.escape(k)} not used: {html.escape(v)}</li>" for k, v in (doc.cues.get("skipped") or {}).items())
+    table = _table(["cue", "scale", "95 % factor", "weight", "measured"], rows) if rows else ""
+    return f"<h2>Metric scale</h2>{head}{table}" + (f"<ul>{skipped}</ul>" if skipped else "")
+
+
+def _cue_detail(name: str, cue: dict) -> str:
+    if name == "camera_distance":
+        return f"the phone {cue['distance_units']:.4g} units from the scene it framed, against a typical {cue['prior_m']} m"
+    if name == "sizes":
+        return f"{cue.get('objects')} object sizes against their label priors"
+    return ""
 
 
 def _confidence_cell(confidence: float | None, doubts: list[str]) -> str:

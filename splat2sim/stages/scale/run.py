@@ -1,8 +1,10 @@
 """The scale stage -> scale/scale.json: metres per unit of poses' world frame.
 
 When poses measured the scale (a marker, a known length, a metric import) it is 1. Otherwise
-it comes from ``scale.value`` or from the segmented objects' sizes against their labels'
-size priors, with a range. Every later stage reads world-frame geometry through
+it comes from ``scale.value`` or from weak cues fused with their uncertainties (scale.fuse):
+the segmented objects' sizes against their labels' size priors (scale.sizes) and the
+phone's distance to the scene it framed against a handheld prior (scale.camera), with a
+range and each cue's estimate and weight in scale.json. Every later stage reads world-frame geometry through
 ``ctx.metric_frame()``, so meshes, hulls, physics and the exported scene are all in metres.
 """
 
@@ -14,6 +16,8 @@ import numpy as np
 
 from splat2sim.artifacts import poses, scale, segment
 from splat2sim.stages.base import StageContext
+from splat2sim.stages.scale.camera import camera_distance_cue
+from splat2sim.stages.scale.fuse import fuse_cues
 from splat2sim.stages.scale.sizes import scale_from_sizes
 
 
@@ -31,9 +35,9 @@ def run(ctx: StageContext) -> None:
                           note="scale.value given by the user")  # fmt: skip
         ctx.warn(f"poses had no metric scale: every length scaled by {cfg.value:.4g} (scale.value)")
     else:
-        doc = _from_sizes(ctx, objects) if cfg.from_sizes == "auto" else None
+        doc = _from_cues(ctx, objects)
         if doc is None:
-            why = "scale.from_sizes=never" if cfg.from_sizes == "never" else "no object has a measurable size"
+            why = "no cue gave a scale: " + "; ".join(ctx.metrics.get("cues_skipped", {}).values() or ["every cue is off"])
             ctx.fallback("metric scale", "SfM units (scale 1)", why)
             doc = scale.Scale(scale=1.0, source="unknown", poses_metric=False, range=[], log_sigma=None,
                               note="no metric scale: lengths are in SfM units and masses are not physical")  # fmt: skip
@@ -59,18 +63,50 @@ def measured_sigma(world) -> float:
     return max(MEASURED_SIGMA_FLOOR, spread)
 
 
-def _from_sizes(ctx: StageContext, objects: list[dict]) -> scale.Scale | None:
-    # an object lying flat gives no size cue: the priors are of standing objects, and its
-    # height is lost in the support layer's blur (segment.flat)
-    items = [(o["id"], extent, o.get("label")) for o in objects if not o.get("lying_flat") and (extent := _extent(o)) is not None]
-    info = scale_from_sizes(items)
-    if info is None:
+def _from_cues(ctx: StageContext, objects: list[dict]) -> scale.Scale | None:
+    """The weak cues (object sizes against their priors; the camera's distance to the scene
+    against a handheld prior), fused in log space, each recorded with its estimate and weight."""
+    cfg = ctx.config
+    cues, skipped = {}, {}
+    if cfg.from_sizes == "auto":
+        # an object lying flat gives no size cue: the priors are of standing objects, and its
+        # height is lost in the support layer's blur (segment.flat)
+        items = [(o["id"], extent, o.get("label")) for o in objects if not o.get("lying_flat") and (extent := _extent(o)) is not None]
+        sizes = scale_from_sizes(items)
+        if sizes is None:
+            skipped["sizes"] = "no object has a measurable size"
+        else:
+            cues["sizes"] = {"scale": sizes["scale"], "log_sigma": sizes["log_sigma"], "objects": len(sizes["per_object"]),
+                             "per_object": sizes["per_object"]}  # fmt: skip
+    if cfg.camera_distance == "auto":
+        views = [f["world_from_camera"] for f in ctx.read(poses.CAMERAS).registered()]
+        spread = cfg.camera_distance_spread
+        cue = camera_distance_cue(views, cfg.camera_distance_m, (cfg.camera_distance_m / spread, cfg.camera_distance_m * spread))
+        if "skipped" in cue:
+            skipped["camera_distance"] = cue["skipped"]
+        else:
+            cues["camera_distance"] = cue
+    if skipped:
+        ctx.metrics["cues_skipped"] = skipped
+    fused = fuse_cues(cues)
+    if fused is None:
         return None
-    ctx.warn(f"poses had no metric scale: every length scaled by {info['scale']:.4g} (from {len(info['per_object'])} object sizes "
-             f"and their label priors, range [{info['range'][0]:.3g}, {info['range'][1]:.3g}])")  # fmt: skip
-    return scale.Scale(scale=info["scale"], source="sizes:prior", poses_metric=False, range=info["range"], log_sigma=info["log_sigma"],
-                       per_object=info["per_object"], cues={"sizes": {"objects": len(info["per_object"]), "scale": info["scale"]}},
+    for name, share in fused["weights"].items():
+        cues[name]["weight"] = share
+    names = "+".join(cues)
+    detail = ", ".join(f"{k} {c['scale']:.4g} (weight {c['weight']:.0%})" for k, c in cues.items())
+    ctx.warn(f"poses had no metric scale: every length scaled by {fused['scale']:.4g}, range [{fused['range'][0]:.3g}, "
+             f"{fused['range'][1]:.3g}], from weak cues: {detail}")  # fmt: skip
+    for name, why in skipped.items():
+        ctx.warn(f"scale cue {name} not used: {why}")
+    per_object = cues.get("sizes", {}).pop("per_object", {})
+    return scale.Scale(scale=fused["scale"], source=f"prior:{names}", poses_metric=False, range=fused["range"], log_sigma=fused["log_sigma"],
+                       per_object=per_object, cues={**_rounded(cues), "skipped": skipped, "disagreement": fused["disagreement"]},
                        note="poses found no metric scale: lengths in poses/, splat/ and segment/ x scale = metres")  # fmt: skip
+
+
+def _rounded(cues: dict) -> dict:
+    return {k: {f: round(v, 6) if isinstance(v, float) else v for f, v in c.items()} for k, c in cues.items()}
 
 
 def _extent(obj: dict) -> np.ndarray | None:
