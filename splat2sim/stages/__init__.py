@@ -109,7 +109,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         StageSpec(
             name="scale",
-            version=4,  # 4: weak cues fused (object sizes + the camera's distance to the scene); 3: a scale poses measured gets a range (marker views' spread, at least 2 %); 2: objects lying flat give no size cue
+            version=4,  # 4: weak cues fused (object sizes + the camera's distance to the scene), a marker's sigma counts its square's irregularity; 3: a scale poses measured gets a range (marker views' spread, at least 2 %); 2: objects lying flat give no size cue
             description="the world's metric scale: from poses, or from weak cues (object sizes, camera distance), with a range",
             upstream=("poses", "segment"),
             config_cls=ScaleConfig,

@@ -47,3 +47,10 @@ def test_a_measured_scale_states_its_uncertainty():
     assert measured_sigma(world("marker", {"pairwise_relative_mad": 0.03})) == pytest.approx(0.0445, abs=1e-4)
     assert measured_sigma(world("known_length", {})) == MEASURED_SIGMA_FLOOR
     assert measured_sigma(world("marker", {"pairwise_relative_mad": float("nan")})) == MEASURED_SIGMA_FLOOR
+    # a marker in 2 views: one pair, so a MAD of 0 says nothing; its square's sides 7.8 % apart
+    # do (bench_objects seed 144, whose marker scale was 10.6 % off: inside 2 sigma now)
+    two = {"pairwise_relative_mad": 0.0, "side_relative_spread": 0.078, "markers": {"0": {"views": 2}}}
+    assert measured_sigma(world("marker", two)) == pytest.approx(0.078)
+    # many views of a sharp marker: the floor
+    many = {"pairwise_relative_mad": 0.002, "side_relative_spread": 0.0025, "markers": {"0": {"views": 20}}}
+    assert measured_sigma(world("marker", many)) == MEASURED_SIGMA_FLOOR
