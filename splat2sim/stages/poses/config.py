@@ -36,12 +36,11 @@ class PosesConfig:
     shared_camera: bool = field(default=True, metadata={"help": "one camera (intrinsics) for all frames; false: one per frame"})
     max_features: int = field(default=4096, metadata={"help": "SIFT features per image (before extra orientations)", "min": 256})
     # On 2 threads 3 runs on the same keyframes gave 2-3 sets of cameras, up to 1.9 % of the camera
-    # path apart (bench/results/poses_determinism.json). Extraction and the mapper vary with their
-    # threads; matching does not (3 captures x 3 runs with it on 2 threads: identical), so it keeps them.
+    # path apart (bench/results/poses_determinism.json); one thread costs ~20 s on 40 keyframes
     reproducible: bool = field(
         default=True,
-        metadata={"help": "SIFT extraction and mapping on one thread, so the same keyframes and seed give the same cameras "
-                          "(false: every core, faster on many cores, but runs may give other cameras); matching uses every core"},
+        metadata={"help": "structure from motion on one thread, so the same keyframes and seed give the same cameras (false: every "
+                          "core, faster on many cores, but runs may give other cameras)"},
     )  # fmt: skip
     max_image_size: int = field(default=0, metadata={"help": "SIFT works on images at most this large (0 = the keyframes' size)", "min": 0})
     min_registered_fraction: float = field(

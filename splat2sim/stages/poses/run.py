@@ -48,8 +48,7 @@ def run(ctx: StageContext) -> None:
     frames_json = ctx.read(frames_artifacts.FRAMES).to_dict()
     names = [Path(f["file"]).name for f in frames_json["frames"]]
     image_dir = frames_dir / "images"
-    # extraction and mapping on one thread unless asked: on more, each run's cameras differ
-    # (PosesConfig.reproducible); matching gives the same matches on every core
+    # one thread unless asked: on more, each run's cameras differ (PosesConfig.reproducible)
     threads = 1 if cfg.reproducible else sfm.thread_count(ctx.run_config.workers)
     seed = int(ctx.run_config.seed)
     work = ctx.out_dir / "_work"
@@ -174,7 +173,6 @@ def _sfm(ctx, frames_json, names, image_dir, work, threads, seed) -> Solved:
             max_features=cfg.max_features,
             max_image_size=cfg.max_image_size,
             threads=threads,
-            match_threads=sfm.thread_count(ctx.run_config.workers),
             seed=seed,
             progress=progress,
             before_mapping=lambda database, used: _check_parallax(frames_json, names, database),

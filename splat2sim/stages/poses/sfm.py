@@ -101,16 +101,13 @@ def reconstruct(
     max_features: int = 8192,
     max_image_size: int = 0,
     threads: int = 1,
-    match_threads: int | None = None,
     seed: int = 0,
     progress=None,
     before_mapping=None,
 ) -> SfmResult:
     """``before_mapping(database, matching_used)`` may raise to stop before the mapper
     (e.g. when the matches already show that the camera does not move). With ``threads`` > 1
-    (SIFT extraction and the mapper) the result differs from run to run (see
-    ``PosesConfig.reproducible``); matching is the same on any number of ``match_threads``
-    (default ``threads``): each pair is matched and verified alone, RANSAC seeded."""
+    the result differs from run to run (see ``PosesConfig.reproducible``)."""
     import pycolmap
 
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -141,9 +138,7 @@ def reconstruct(
 
     t = step("matching")
     used = choose_matching(matching, len(names), source_kind, exhaustive_max_frames)
-    pair_count = _match(
-        pycolmap, database, work_dir, names, used, overlap=overlap, loop_stride=loop_stride, threads=match_threads or threads, seed=seed
-    )
+    pair_count = _match(pycolmap, database, work_dir, names, used, overlap=overlap, loop_stride=loop_stride, threads=threads, seed=seed)
     timings["matching"] = round(time.perf_counter() - t, 3)
 
     if before_mapping is not None:
