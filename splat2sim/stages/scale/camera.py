@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from splat2sim.stages.poses.gravity import look_at_point  # the point poses puts the world origin under
+
 #: Below this, the views' directions are too close to parallel to locate where they
 #: converge: the smallest eigenvalue of the mean of (I - d d^T) is sin^2 of roughly the
 #: angle the directions spread over (0.01: about 6 degrees). A static or sideways-moving
@@ -31,13 +33,9 @@ def focus_point(centres: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray
     OpenCV camera), both in world units. Returns (point (3,), "") or (None, why not)."""
     if len(centres) < 3:
         return None, f"{len(centres)} registered views (at least 3 are needed to see where they converge)"
-    projectors = np.eye(3)[None] - directions[:, :, None] * directions[:, None, :]  # (N, 3, 3)
-    a = projectors.sum(0)
-    b = np.einsum("nij,nj->i", projectors, centres)
-    spread = float(np.linalg.eigvalsh(a / len(centres))[0])
+    point, spread = look_at_point(centres, directions)
     if spread < MIN_DIRECTION_SPREAD:
         return None, f"the views look in nearly one direction (spread {spread:.3g} < {MIN_DIRECTION_SPREAD}): no point they converge on"
-    point = np.linalg.solve(a, b)
     in_front = float(np.mean(np.einsum("ni,ni->n", point[None] - centres, directions) > 0))
     if in_front < MIN_IN_FRONT:
         return None, f"the views do not converge in front of the camera ({in_front:.0%} of them face the nearest point)"

@@ -35,9 +35,9 @@ def run(ctx: StageContext) -> None:
                           note="scale.value given by the user")  # fmt: skip
         ctx.warn(f"poses had no metric scale: every length scaled by {cfg.value:.4g} (scale.value)")
     else:
-        doc = _from_cues(ctx, objects)
+        doc, skipped = _from_cues(ctx, objects)
         if doc is None:
-            why = "no cue gave a scale: " + "; ".join(ctx.metrics.get("cues_skipped", {}).values() or ["every cue is off"])
+            why = "no cue gave a scale: " + "; ".join(skipped.values() or ["every cue is off"])
             ctx.fallback("metric scale", "SfM units (scale 1)", why)
             doc = scale.Scale(scale=1.0, source="unknown", poses_metric=False, range=[], log_sigma=None,
                               note="no metric scale: lengths are in SfM units and masses are not physical")  # fmt: skip
@@ -71,9 +71,10 @@ def measured_sigma(world) -> float:
     return max(MEASURED_SIGMA_FLOOR, spread, shape)
 
 
-def _from_cues(ctx: StageContext, objects: list[dict]) -> scale.Scale | None:
+def _from_cues(ctx: StageContext, objects: list[dict]) -> tuple[scale.Scale | None, dict]:
     """The weak cues (object sizes against their priors; the camera's distance to the scene
-    against a handheld prior), fused in log space, each recorded with its estimate and weight."""
+    against a handheld prior), fused in log space, each recorded with its estimate and weight;
+    and the cues skipped, with why."""
     cfg = ctx.config
     cues, skipped = {}, {}
     if cfg.from_sizes == "auto":
@@ -98,7 +99,7 @@ def _from_cues(ctx: StageContext, objects: list[dict]) -> scale.Scale | None:
         ctx.metrics["cues_skipped"] = skipped
     fused = fuse_cues(cues)
     if fused is None:
-        return None
+        return None, skipped
     for name, share in fused["weights"].items():
         cues[name]["weight"] = share
     names = "+".join(cues)
@@ -108,9 +109,10 @@ def _from_cues(ctx: StageContext, objects: list[dict]) -> scale.Scale | None:
     for name, why in skipped.items():
         ctx.warn(f"scale cue {name} not used: {why}")
     per_object = cues.get("sizes", {}).pop("per_object", {})
-    return scale.Scale(scale=fused["scale"], source=f"prior:{names}", poses_metric=False, range=fused["range"], log_sigma=fused["log_sigma"],
+    doc = scale.Scale(scale=fused["scale"], source=f"prior:{names}", poses_metric=False, range=fused["range"], log_sigma=fused["log_sigma"],
                        per_object=per_object, cues={**_rounded(cues), "skipped": skipped, "disagreement": fused["disagreement"]},
                        note="poses found no metric scale: lengths in poses/, splat/ and segment/ x scale = metres")  # fmt: skip
+    return doc, skipped
 
 
 def _rounded(cues: dict) -> dict:
