@@ -3,6 +3,7 @@ meshes, preview and physics materials, bindings."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,15 @@ def _pxr():
 
 
 def _read_mesh(path: Path):
+    """(vertices, faces, uv or None) of a mesh file. Parsed once per file version: the
+    variants write the same assets' meshes into every variant's USD."""
+    stat = Path(path).stat()
+    cached = _parsed_mesh(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+    return tuple(None if a is None else a.copy() for a in cached)
+
+
+@lru_cache(maxsize=64)
+def _parsed_mesh(path: str, mtime_ns: int, size: int):
     import trimesh
 
     mesh = trimesh.load(path, process=False, force="mesh")

@@ -79,6 +79,26 @@ def test_same_seed_same_variants_and_generator_matches_the_stage(ws, tmp_path):
     assert np.all(np.isfinite(data.qpos))
 
 
+def test_variants_made_in_a_process_pool_are_those_made_one_after_another(ws, tmp_path):
+    """The stage makes variants in a spawned process pool (run.workers, 0 = cores): each
+    depends only on (seed, index), so one worker and two write the same record and files."""
+    from splat2sim import api
+    from tests.stages.export_fixtures import EXAMPLE_CAPTURE, clone_workspace, gt_overrides, register_gt_stages
+
+    records = {}
+    for workers in (1, 2):
+        copy = clone_workspace(ws, tmp_path / f"workers_{workers}")
+        with pytest.MonkeyPatch.context() as mp:
+            register_gt_stages(mp)
+            api.build(None, copy, until="variants", force=["variants"], overrides=gt_overrides(EXAMPLE_CAPTURE) + [f"run.workers={workers}"])
+        stage = json.loads((copy / "variants" / "_stage.json").read_text())
+        assert stage["backend"] == f"{workers} worker(s)"
+        records[workers] = json.loads((copy / "variants" / "variants.json").read_text())
+        records[workers, "mjcf"] = (copy / "variants" / "0007" / "mjcf" / "scene.xml").read_text()
+    assert records[1] == records[2]
+    assert records[1, "mjcf"] == records[2, "mjcf"]
+
+
 def test_a_crowded_support_places_what_fits_and_records_the_rest(ws):
     """A support too small for every object (as a scene whose scale came out too large gives)
     never fails: each variant keeps the objects that fit, says which it left out and why, and

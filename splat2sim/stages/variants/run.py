@@ -4,6 +4,7 @@ and how each variant settled in MuJoCo and pybullet."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from splat2sim.artifacts import check as check_artifacts
@@ -72,10 +73,49 @@ def _rebase(scene, prefix: str):
         scene.splat = {**scene.splat, "file": prefix + scene.splat["file"]}
 
 
-def run(ctx: StageContext) -> None:
+def make_and_check(base, seed: int, k: int, settings, footprints: dict, out_dir, tol: _Tolerances, check: bool):
+    """Variant k in out_dir/NNNN/, written in every format and (``check``) settled in each
+    simulator: (k, its variants.json entry, warnings, failures). Depends only on (seed, k),
+    so variants can be made in any order, in any process."""
     from splat2sim.errors import StageError
     from splat2sim.scene import save_scene, write_formats
-    from splat2sim.scene.randomize import RandomizeSettings, footprints_of, make_variant
+    from splat2sim.scene.randomize import make_variant
+
+    try:
+        scene = make_variant(base, seed, k, settings, footprints)
+    except StageError as exc:  # one bad draw loses that variant, never the build
+        return k, {"index": k, "folder": None, "error": exc.message}, [f"variant {k:04d} left out: {exc.message}"], [f"{k:04d}/generate"]
+    warnings = [f"variant {k:04d}: {x['body']} left out ({x['why']})" for x in scene.provenance["variant"].get("left_out", [])]
+    folder = out_dir / f"{k:04d}"
+    scene.root = folder
+    _rebase(scene, "../")
+    save_scene(scene, folder / "scene.json")
+    write_formats(scene, folder)
+    entry = {"index": k, "folder": f"{k:04d}", **scene.provenance["variant"]}
+    entry.pop("settings", None)
+    failures: list[str] = []
+    if check:
+        entry["check"] = _check_variant(folder, tol, k, failures)
+    return k, entry, warnings, failures
+
+
+def _run_jobs(jobs: list[tuple], workers: int):
+    """make_and_check over ``jobs``, yielding results as they finish: in a spawned process
+    pool (MuJoCo, pybullet and USD start clean in each) when there are cores to share."""
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield make_and_check(*job)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for future in as_completed([pool.submit(make_and_check, *job) for job in jobs]):
+            yield future.result()
+
+
+def run(ctx: StageContext) -> None:
+    from splat2sim.scene.randomize import RandomizeSettings, footprints_of
     from splat2sim.stages.check.run import copy_assets
 
     cfg = ctx.config
@@ -114,30 +154,21 @@ def run(ctx: StageContext) -> None:
     }
     tol = _Tolerances(seconds=cfg.check_seconds)
     failures = []
+    footprints = footprints_of(base)
+    jobs = [(base, cfg.seed, k, settings, footprints, ctx.out_dir, tol, cfg.check) for k in range(cfg.count)]
+    workers = min(ctx.run_config.workers or os.cpu_count() or 1, len(jobs))
+    ctx.backend = f"{max(1, workers)} worker(s)"
+    results = {}
     with ctx.progress("Variants", total=cfg.count) as task:
-        footprints = footprints_of(base)
-        for k in range(cfg.count):
-            try:
-                scene = make_variant(base, cfg.seed, k, settings, footprints)
-            except StageError as exc:  # one bad draw loses that variant, never the build
-                ctx.warn(f"variant {k:04d} left out: {exc.message}")
-                failures.append(f"{k:04d}/generate")
-                record["variants"].append({"index": k, "folder": None, "error": exc.message})
-                task.advance(1)
-                continue
-            for x in scene.provenance["variant"].get("left_out", []):
-                ctx.warn(f"variant {k:04d}: {x['body']} left out ({x['why']})")
-            folder = ctx.out_dir / f"{k:04d}"
-            scene.root = folder
-            _rebase(scene, "../")
-            save_scene(scene, folder / "scene.json")
-            write_formats(scene, folder)
-            entry = {"index": k, "folder": f"{k:04d}", **scene.provenance["variant"]}
-            entry.pop("settings", None)
-            if cfg.check:
-                entry["check"] = _check_variant(folder, tol, k, failures)
-            record["variants"].append(entry)
+        for k, *result in _run_jobs(jobs, workers):
+            results[k] = result
             task.advance(1)
+    for k in range(cfg.count):  # in variant order, whatever order they finished in
+        entry, warnings, failed = results[k]
+        for message in warnings:
+            ctx.warn(message)
+        failures += failed
+        record["variants"].append(entry)
     record["settings"] = settings.__dict__
     record["failures"] = failures
     variants_artifacts.VARIANTS.write(ctx.out_dir, record)
