@@ -103,6 +103,19 @@ def run_scene(seed: int, work: Path, until: str, force: list[str], hard: bool = 
     return row
 
 
+def _confidence_flags(predictions: list[dict]) -> dict:
+    """segment's low-confidence flag against the truth: an invented prediction holds no true
+    object (synth.evaluate.HOLDS_SHARE); a flag on one that holds a true object is a false alarm."""
+    invented = [p for p in predictions if not p["holds"]]
+    holding = [p for p in predictions if p["holds"]]
+    return {
+        "invented": len(invented),
+        "invented_flagged": sum(bool(p.get("low_confidence")) for p in invented),
+        "holding": len(holding),
+        "holding_flagged": sum(bool(p.get("low_confidence")) for p in holding),
+    }
+
+
 def _support_summary(tops: list[dict]) -> dict | None:
     if not tops:
         return None
@@ -171,6 +184,7 @@ def aggregate(rows: list[dict]) -> dict:
             "flags": len(flagged),
             "flag_precision": round(sum(p["merge"] for p in flagged) / len(flagged), 4) if flagged else None,
         },
+        "low_confidence_flag": _confidence_flags(predictions),
         "hull_coverage_median": float(np.median(coverage)) if coverage else None,
         "hull_coverage_min": float(np.min(coverage)) if coverage else None,
         "goals": {

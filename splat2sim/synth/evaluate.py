@@ -294,9 +294,10 @@ def _support_top(workspace: Path, gt: dict, world_T: np.ndarray, chosen: float) 
 
 def _predictions(workspace: Path, preds: list, iou: np.ndarray, volumes: dict, gt: dict) -> list[dict]:
     """Per predicted object: the true objects it holds (``HOLDS_SHARE`` of their solid
-    inside it), whether that makes it a merge, and whether segment flagged it ``merged``."""
+    inside it), whether that makes it a merge, whether segment flagged it ``merged`` or
+    ``low_confidence``, and its ``solidity`` (one that holds nothing was invented)."""
     index = workspace / "segment" / "objects.json"
-    flags = {o["id"]: bool(o.get("merged")) for o in json.loads(index.read_text())["objects"]} if index.is_file() else {}
+    seg = {o["id"]: o for o in json.loads(index.read_text())["objects"]} if index.is_file() else {}
     out = []
     for j, (oid, _) in enumerate(preds):
         holds = []
@@ -306,5 +307,7 @@ def _predictions(workspace: Path, preds: list, iou: np.ndarray, volumes: dict, g
             inter = iou[i, j] * (true_volume + pred_volume) / (1.0 + iou[i, j])
             if true_volume > 0 and inter / true_volume >= HOLDS_SHARE:
                 holds.append(gt["objects"][i]["kind"])
-        out.append({"object": oid, "holds": holds, "merge": len(holds) >= 2, "flagged_merged": flags.get(oid)})
+        rec = seg.get(oid, {})
+        out.append({"object": oid, "holds": holds, "merge": len(holds) >= 2, "flagged_merged": bool(rec.get("merged")) if rec else None,
+                    "low_confidence": rec.get("low_confidence"), "solidity": rec.get("solidity")})  # fmt: skip
     return out

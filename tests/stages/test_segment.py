@@ -72,6 +72,8 @@ def test_geometric_objects_apart(apart_ws):
         assert all(a <= b for a, b in zip(o["bbox_min"], o["bbox_max"]))
         # the 2-98 % extent: inside the box of every centre, and not a sliver of it
         assert all(0.5 * (b - a) < r <= b - a for r, a, b in zip(o["extent_robust"], o["bbox_min"], o["bbox_max"])), o
+        # solid objects cover their own pixels in the views (segment.solidity): no "seen through" doubt
+        assert o["solidity"] > 0.9 and o["confidence"] == 1.0, o
     assert record["metrics"]["objects"] == 3
 
 

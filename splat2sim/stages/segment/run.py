@@ -40,7 +40,8 @@ def scene_size(views) -> float:
 
 def run(ctx: StageContext) -> None:
     from splat2sim.stages.segment import geometric as G
-    from splat2sim.stages.segment.views import frustum_counts, load_views
+    from splat2sim.stages.segment.solidity import view_solidity
+    from splat2sim.stages.segment.views import frustum_counts, load_views, spread
 
     cfg = ctx.config
     t0 = time.perf_counter()
@@ -91,7 +92,9 @@ def run(ctx: StageContext) -> None:
             ctx.metrics["clip"] = result.info
     elif cfg.labels == "none":
         pass
-    write_outputs(ctx, labels, means, clusters, names, scores, method, label_source, geo, (frustum, views.num))
+    with ctx.timed("solidity"):  # evidence for each object's confidence
+        solidity = view_solidity(torch_gaussians(data), views.subset(spread(cfg.visibility_views, views.num)).cameras(), labels, len(clusters))
+    write_outputs(ctx, labels, means, clusters, names, scores, method, label_source, geo, (frustum, views.num), solidity)
     ctx.metrics.update({
         "method": method, "label_source": label_source, "objects": len(clusters),
         "background_gaussians": int((labels < 0).sum()), "removed_floaters": int(geo.stats["floaters"]),
@@ -158,8 +161,9 @@ def _device(ctx: StageContext) -> str:
     return "cpu"
 
 
-def write_outputs(ctx, labels, means, clusters, names, scores, method, label_source, geo, seen) -> None:
-    """objects.json and gaussian_labels.npy. ``seen``: (per-Gaussian view counts, views)."""
+def write_outputs(ctx, labels, means, clusters, names, scores, method, label_source, geo, seen, solidity) -> None:
+    """objects.json and gaussian_labels.npy. ``seen``: (per-Gaussian view counts, views);
+    ``solidity`` [len(clusters)]: segment.solidity's measure per cluster."""
     from splat2sim.names import unique
     from splat2sim.stages.segment.confidence import LOW, object_confidence
 
@@ -182,7 +186,7 @@ def write_outputs(ctx, labels, means, clusters, names, scores, method, label_sou
         robust = np.percentile(p, 100 - ROBUST_PERCENTILE, axis=0) - np.percentile(p, ROBUST_PERCENTILE, axis=0) if len(p) >= 50 else hi - lo
         support = "table" if lo[2] <= 2 * low + (geo.stats.get("spacing_objects") or 0) else _support_below(new, p, final, means)
         merged = bool(clusters[old]["merged"])
-        confidence, reasons = object_confidence(len(members), seen[0][members], seen[1], support, merged)
+        confidence, reasons = object_confidence(len(members), seen[0][members], seen[1], support, merged, float(solidity[old]))
         if confidence < LOW:
             ctx.warn(f"obj_{new:03d}: low confidence {confidence:.2f} ({'; '.join(reasons)}); kept, and flagged in objects.json")
         objects.append({
@@ -192,6 +196,7 @@ def write_outputs(ctx, labels, means, clusters, names, scores, method, label_sou
             "bbox_min": [round(float(v), 6) for v in lo], "bbox_max": [round(float(v), 6) for v in hi],
             "extent_robust": [round(float(v), 6) for v in robust], "support": support, "merged": merged, "notes": clusters[old]["notes"],
             "lying_flat": bool(clusters[old].get("lying_flat", False)),
+            "solidity": None if np.isnan(solidity[old]) else round(float(solidity[old]), 4),
             "confidence": confidence, "confidence_reasons": reasons, "low_confidence": confidence < LOW,
         })  # fmt: skip
     doc = {
