@@ -57,3 +57,22 @@ def test_a_seen_through_object_is_kept_with_low_confidence_and_says_why():
     assert fog < LOW and any("seen through" in r and "55%" in r for r in reasons)
     unmeasured, reasons = object_confidence(200, views, 16, "table", False)
     assert unmeasured == 1.0 and reasons == []
+
+
+def test_a_cluster_the_views_see_through_is_rejected_with_its_evidence():
+    from splat2sim.stages.segment.run import _reject_seen_through
+
+    rng = np.random.default_rng(1)
+    g, labels = _splat(rng)
+    labels = np.where(labels == 1, 2, labels)  # the fog as cluster 2 of 3: the box 0, an unseen cluster 1
+    solidity = view_solidity(g, _views_looking_down(rng, 4).cameras(), labels, 3, backend="native")
+    clusters = [{"notes": ["box"]}, {"notes": ["unseen"]}, {"notes": ["fog"]}]
+    rejected: list = []
+    kept, kept_clusters, kept_solidity = _reject_seen_through(labels, g.means.numpy(), clusters, solidity, 0.7, rejected)
+    assert [c["notes"] for c in kept_clusters] == [["box"], ["unseen"]]  # unseen (nan): no evidence, kept
+    assert np.array_equal(kept == 0, labels == 0) and (kept[labels == 2] == -1).all()
+    assert len(rejected) == 1 and rejected[0]["gaussians"] == 60 and "seen through" in rejected[0]["reason"]
+    assert rejected[0]["solidity"] < 0.7 and kept_solidity[0] > 0.99
+    # 0: off
+    again, same, _ = _reject_seen_through(labels, g.means.numpy(), clusters, solidity, 0.0, [])
+    assert np.array_equal(again, labels) and len(same) == 3

@@ -20,6 +20,12 @@ class SegmentConfig:
     min_opacity: float = field(default=0.1, metadata={"help": "floaters: less opaque Gaussians are not clustered", "min": 0.0, "max": 1.0})
     max_scale: float = field(default=0.05, metadata={"help": "floaters: a Gaussian larger than this x the scene size is not clustered", "min": 0.0})
     min_views: int = field(default=3, metadata={"help": "floaters: a Gaussian must be visible in at least this many keyframes", "min": 0})
+    min_solidity: float = field(
+        default=0.7,
+        metadata={"help": "reject a cluster the views see through: at its most covered pixels it carries less than this share of the "
+                          "colour (segment.solidity; fog over a support the splat could not resolve). Between this and 0.8 it is "
+                          "kept with low confidence; 0: off", "min": 0.0, "max": 1.0},
+    )  # fmt: skip
     visibility_views: int = field(default=16, metadata={"help": "keyframes rendered for visibility, masks and crops", "min": 2})
     render_max_side: int = field(default=320, metadata={"help": "views are rendered at this longest side", "min": 32})
     link_distance: float = field(

@@ -67,6 +67,10 @@ def run(ctx: StageContext) -> None:
 
     if cfg.method in ("auto", "sam"):
         labels, clusters, sam_info, method = _refine_with_sam(ctx, data, views, labels, geo, clusters)
+    with ctx.timed("solidity"):  # evidence against fog, and for each object's confidence
+        solidity = view_solidity(torch_gaussians(data), views.subset(spread(cfg.visibility_views, views.num)).cameras(), labels, len(clusters))
+    labels, clusters, solidity = _reject_seen_through(labels, means, clusters, solidity, cfg.min_solidity, geo.rejected)
+    geo.stats["rejected_clusters"] = len(geo.rejected)
     label_source = "none"
     names: list[str] = [f"object_{k}" for k in range(len(clusters))]
     scores: list[float | None] = [None] * len(clusters)
@@ -92,8 +96,6 @@ def run(ctx: StageContext) -> None:
             ctx.metrics["clip"] = result.info
     elif cfg.labels == "none":
         pass
-    with ctx.timed("solidity"):  # evidence for each object's confidence
-        solidity = view_solidity(torch_gaussians(data), views.subset(spread(cfg.visibility_views, views.num)).cameras(), labels, len(clusters))
     write_outputs(ctx, labels, means, clusters, names, scores, method, label_source, geo, (frustum, views.num), solidity)
     ctx.metrics.update({
         "method": method, "label_source": label_source, "objects": len(clusters),
@@ -113,6 +115,23 @@ def run(ctx: StageContext) -> None:
             "no object was found above the support surface: the scene has nothing to simulate "
             "(objects need to stand on the support and be seen from several sides; see rejected_clusters in the record)"
         )
+
+
+def _reject_seen_through(labels: np.ndarray, means: np.ndarray, clusters: list, solidity: np.ndarray, minimum: float, rejected: list):
+    """Clusters the views see through (segment.solidity below ``minimum``: fog or blur of the
+    splat over the support) go to the background, described in ``rejected``; the rest are
+    renumbered in order. Returns (labels, clusters, solidity) of what is kept."""
+    keep = [k for k in range(len(clusters)) if not solidity[k] < minimum]  # nan (unseen) is kept: no evidence
+    for k in sorted(set(range(len(clusters))) - set(keep)):
+        p = means[labels == k]
+        rejected.append({"gaussians": int(len(p)), "centroid": [round(float(v), 4) for v in p.mean(0)] if len(p) else None,
+                         "solidity": round(float(solidity[k]), 4),
+                         "reason": f"seen through in the views (solidity {solidity[k]:.2f} < segment.min_solidity {minimum}): fog or blur over "
+                                   "the support, not a solid"})  # fmt: skip
+    remap = np.full(len(clusters) + 1, -1, np.int32)
+    remap[keep] = np.arange(len(keep))
+    labels = np.where(labels >= 0, remap[np.clip(labels, 0, len(clusters))], -1).astype(np.int32)
+    return labels, [clusters[k] for k in keep], solidity[keep]
 
 
 def _add_flat_objects(ctx: StageContext, data: dict, means: np.ndarray, labels: np.ndarray, clusters: list, geo, seen_share: np.ndarray):
