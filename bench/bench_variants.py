@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from machine import checkout_env, cpu_model  # noqa: E402
 
 RUN = """
-import json, sys
+import sys
 from splat2sim import api
 api.build(None, sys.argv[1], force=["variants"], until="variants")
 """

@@ -4,8 +4,9 @@ A solid object covers the pixels inside its silhouette on its own: there its Gau
 nearly all of each pixel's blending weight. Fog that a coarse splat leaves over a support it
 cannot resolve (a far, grazing view of a repetitive table top) stands above the support like
 an object, yet every view sees the support through it: at its most covered pixels it carries
-half of the weight or less. This measures that, per object, as evidence for its confidence
-(segment.confidence); it removes nothing.
+half of the weight or less. This measures that, per object: the segment stage rejects a
+cluster below ``segment.min_solidity`` and lowers an object's confidence below
+``confidence.SOLID`` (segment.run, segment.confidence); this module only measures.
 
     solidity = view_solidity(gaussians, cameras, labels, count)   # [count] in [0, 1], nan: unseen
 
