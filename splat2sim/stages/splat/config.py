@@ -11,6 +11,12 @@ class SplatConfig:
     )
     iterations: int = field(default=3000, metadata={"help": "optimisation steps", "min": 0})
     train_max_side: int = field(default=480, metadata={"help": "training images are resized to this longest side", "min": 32})
+    coarse_fraction: float = field(
+        default=0.0,
+        metadata={"help": "share of the iterations trained on images downsampled by coarse_factor (coarse to fine: the "
+                          "layout first, at a fraction of the pixel work); 0: all at train_max_side", "min": 0.0, "max": 1.0},
+    )  # fmt: skip
+    coarse_factor: int = field(default=2, metadata={"help": "downsampling of the coarse steps (see coarse_fraction)", "min": 1, "max": 8})
     sh_degree: int = field(default=2, metadata={"help": "highest spherical-harmonics degree", "min": 0, "max": 3})
     sh_increase_every: int = field(default=500, metadata={"help": "steps between SH degree increases", "min": 1})
     init_max_points: int = field(default=20000, metadata={"help": "SfM points used to initialise (subsampled)", "min": 100})

@@ -35,6 +35,21 @@ class TrainViews:
     def camera(self, i: int) -> Cameras:
         return Cameras(self.cameras.world_from_camera[i : i + 1], self.cameras.intrinsics[i : i + 1], self.cameras.width, self.cameras.height)
 
+    def downsampled(self, factor: int) -> "TrainViews":
+        """The same views at 1/``factor`` of the size: each pixel the mean of a factor x factor
+        block (area averaging), the intrinsics divided by ``factor``. Pixel coordinates put
+        the image's corner at 0 (splat2sim.render.conventions), so a scaled camera sees exactly
+        what the block covers; a last partial row or column of blocks is dropped."""
+        if factor == 1:
+            return self
+        h, w = self.images.shape[1] // factor, self.images.shape[2] // factor
+        if min(h, w) < 8:
+            raise ValueError(f"downsampling {self.images.shape[2]}x{self.images.shape[1]} images by {factor} leaves under 8 pixels a side")
+        blocks = self.images[:, : h * factor, : w * factor].permute(0, 3, 1, 2)  # [F,3,H,W]
+        small = torch.nn.functional.avg_pool2d(blocks, factor).permute(0, 2, 3, 1).contiguous()
+        cameras = Cameras(self.cameras.world_from_camera, self.cameras.intrinsics / factor, w, h)
+        return TrainViews(small, cameras, self.train, self.test)
+
 
 def scene_extent(cameras: Cameras) -> float:
     """3DGS's cameras_extent: 1.1 x the largest camera distance from their mean centre."""
@@ -182,12 +197,14 @@ def train(model: SplatModel, views: TrainViews, cfg, *, backend: str, seed: int,
     rng = np.random.default_rng(seed)
     extent = scene_extent(views.cameras)
     lr_means0, lr_means1 = cfg.lr_means * extent, cfg.lr_means * extent / 100
-    w, h = views.cameras.width, views.cameras.height
     device = model.params["means"].device
-    ndc_scale = torch.tensor([w / 2.0, h / 2.0], device=device)
+    # coarse to fine: the first steps fit the layout at 1/coarse_factor of the size (a
+    # quarter of the pixel work at 2), the rest at full size
+    coarse_steps = round(cfg.coarse_fraction * cfg.iterations) if cfg.coarse_factor > 1 else 0
+    coarse = views.downsampled(cfg.coarse_factor) if coarse_steps else views
     grad_accum = torch.zeros(model.num, device=device)
     grad_count = torch.zeros(model.num, device=device)
-    history = {"loss": [], "densify": [], "extent": extent}
+    history = {"loss": [], "densify": [], "extent": extent, "coarse_steps": coarse_steps}
     order: list[int] = []
     resets = 0
     for step in range(1, cfg.iterations + 1):
@@ -197,14 +214,16 @@ def train(model: SplatModel, views: TrainViews, cfg, *, backend: str, seed: int,
             order = list(rng.permutation(views.train))
         view = order.pop()
         degree = min(cfg.sh_degree, (step - 1) // cfg.sh_increase_every)
-        out = render(model.gaussians(), views.camera(view), backend=backend, sh_degree=degree)
-        target = views.images[view : view + 1]
+        at = coarse if step <= coarse_steps else views
+        out = render(model.gaussians(), at.camera(view), backend=backend, sh_degree=degree)
+        target = at.images[view : view + 1]
         l1 = torch.abs(out.rgb - target).mean()
         loss = (1 - cfg.ssim_weight) * l1 + cfg.ssim_weight * (1 - ssim(out.rgb, target))
         loss.backward()
         with torch.no_grad():
             if step <= cfg.densify_until and out.means2d.grad is not None:
                 visible = out.radii[0] > 0
+                ndc_scale = torch.tensor([at.cameras.width / 2.0, at.cameras.height / 2.0], device=device)  # pixels per NDC unit
                 g = torch.linalg.norm(out.means2d.grad[0] * ndc_scale, dim=1)
                 grad_accum[visible] += g[visible]
                 grad_count[visible] += 1
