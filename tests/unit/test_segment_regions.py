@@ -42,18 +42,57 @@ def test_a_low_bowl_and_a_ball_joined_at_rim_height_are_two_peaks():
     assert grid.max() == 2 and grid[40, 25] != grid[40, 97] and grid[40, 25] > 0 and grid[40, 97] > 0
 
 
+def test_two_boxes_side_by_side_are_two_peaks_by_their_broad_tops():
+    # held-out seed 149 (bench_objects, phone orbit varied): boxes 11.5 and 15 cm tall, 1-2 cm
+    # apart; the views that look across the gap fill it in the fused height map up to 9.6 cm,
+    # so the lower box rises only 1.9 cm (24 % of its standing height) over that saddle
+    h = np.zeros((60, 100))
+    h[10:50, 10:45] = 0.115
+    h[12:48, 50:90] = 0.150
+    h[10:50, 45:50] = 0.096
+    margin, noise = 0.012, 0.009  # the capture's height margin and table thickness, in metres
+    kw = dict(margin=margin, ratio=0.3, noise=noise)
+    assert R.height_peaks(np.where(h > margin, h, 0), **kw).max() == 1  # the prominence rule alone: one object
+    grid = R.height_peaks(np.where(h > margin, h, 0), **kw, broad=0.25)
+    assert grid.max() == 2 and grid[30, 20] != grid[30, 70] and grid[30, 20] > 0 and grid[30, 70] > 0
+    # a stepped object (a bulldozer's cab on its body) has no saddle: one object
+    step = np.zeros((60, 100))
+    step[10:50, 10:90] = 0.06
+    step[15:45, 50:80] = 0.12
+    assert R.height_peaks(np.where(step > margin, step, 0), **kw, broad=0.25).max() == 1
+
+
+def test_only_a_compact_top_is_a_broad_peak():
+    # the broad-top rule asks the top to hold a disc of half its equivalent radius
+    # (R.COMPACT): a bowl's rim broken into arcs by the splat's noise and a bulldozer's blade
+    # in front of its body rise as far over their saddle as the lower box above, yet are parts
+    kw = dict(margin=0.01, ratio=0.3, noise=0.005, broad=0.25)
+    i, j = np.indices((80, 80))
+    r = np.hypot(i - 40, j - 40)
+    wavy = np.where((r > 22) & (r < 27), 0.05 + 0.005 * np.sin(3 * np.arctan2(i - 40, j - 40)), 0.0)  # +-5 mm: three arcs
+    assert R.height_peaks(wavy, **kw).max() == 1
+    body = np.where(np.hypot(i - 40, j - 30) <= 14, 0.12, 0.0)
+    body[20:60, 50:54] = 0.08  # a 4-cell blade, 40 cells long, standing 8 cm beside a 12 cm body
+    body[20:60, 44:50] = np.maximum(body[20:60, 44:50], 0.065)  # the saddle between them at 6.5 cm
+    assert R.height_peaks(body, **kw).max() == 1
+    square = body.copy()
+    square[25:55, 50:80] = 0.08  # the same step with a broad square top: a box beside the body
+    assert R.height_peaks(square, **kw).max() == 2
+
+
 def test_a_shoulder_or_a_ring_is_one_object():
     # a mug from above: a 9 cm body (a disc), and a handle on its side that rises from 6.5 cm
     # where it meets the body's wall to 7 cm (0.5 cm: 7 % of its top)
     i, j = np.indices((60, 60))
     h = np.where(np.hypot(i - 30, j - 30) <= 8, 0.09, 0.0)
     h[28:33, 38:46] = np.linspace(0.065, 0.07, 8)
-    assert R.height_peaks(np.where(h > 0.01, h, 0), margin=0.01, ratio=0.3, noise=0.005).max() == 1
+    for broad in (0.0, 0.25):  # the handle is a sliver beside the body: not a broad top of its own
+        assert R.height_peaks(np.where(h > 0.01, h, 0), margin=0.01, ratio=0.3, noise=0.005, broad=broad).max() == 1
     # a bowl seen from above: a 5 cm ring with +-3 mm of noise around a low floor
     i, j = np.indices((80, 80))
     r = np.hypot(i - 40, j - 40)
     ring = np.where((r > 20) & (r < 28), 0.05 + 0.003 * np.sin(7 * np.arctan2(i - 40, j - 40)), 0.0)
-    grid = R.height_peaks(ring, margin=0.01, ratio=0.3, noise=0.005)
+    grid = R.height_peaks(ring, margin=0.01, ratio=0.3, noise=0.005, broad=0.25)
     assert grid.max() == 1 and (grid > 0).sum() == (ring > 0.01).sum()
 
 

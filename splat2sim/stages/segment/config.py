@@ -69,6 +69,12 @@ class SegmentConfig:
         metadata={"help": "height map: a peak is an object of its own when it rises this fraction of its standing height (above "
                           "the height margin) above the saddle joining it to its neighbour", "min": 0.0, "max": 1.0},
     )  # fmt: skip
+    peak_broad: float = field(
+        default=0.25,
+        metadata={"help": "height map: a top is also an object of its own when it rises above the surface noise over the saddle "
+                          "and its area there is at least this share of the largest piece's, and it is compact (two boxes side "
+                          "by side; a handle, a blade or the arc of a rim is a sliver); 0: off", "min": 0.0, "max": 1.0},
+    )  # fmt: skip
     # --- segment-anything
     sam_model: Literal["auto", "vit_h", "vit_l", "vit_b"] = field(default="auto", metadata={"help": "auto: the largest present"})
     sam_checkpoint: str | None = field(default=None, metadata={"help": "explicit SAM checkpoint path (else found under the models folder)"})

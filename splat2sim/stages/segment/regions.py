@@ -109,7 +109,13 @@ def height_map(depth: np.ndarray, valid: np.ndarray, views, margin: float, lo: n
     return second
 
 
-def height_peaks(height: np.ndarray, margin: float, ratio: float, noise: float, levels: int = 48) -> np.ndarray:
+#: A broad top holds a disc of at least this share of its equivalent radius sqrt(area / pi)
+#: (holes filled): 1 for a disc, 0.89 a square, 0.63 a 2:1 rectangle, 0.5 about 3:1; an arc of
+#: a rim, a handle or a blade (10:1) about 0.3.
+COMPACT = 0.5
+
+
+def height_peaks(height: np.ndarray, margin: float, ratio: float, noise: float, levels: int = 48, broad: float = 0.0) -> np.ndarray:
     """Footprints [I,J] int32 (0 none) of the objects in a top-down height map: the connected
     parts of {height > margin}, each split where it holds two or more prominent peaks.
 
@@ -119,8 +125,13 @@ def height_peaks(height: np.ndarray, margin: float, ratio: float, noise: float, 
     meet in a low saddle: the skirt of a coarse splat, a shadow; a mug's handle or a bottle's
     neck rise no higher than the body they join). Heights count from the margin, not from
     the support: below it nothing stands, so a low bowl's rim, 5 cm up, next to a ball is
-    judged by the 3-4 cm it stands, as a tall object is. Cells of a split part go to the
-    peak they reach first growing inside the part."""
+    judged by the 3-4 cm it stands, as a tall object is. A broad top is a peak of its own
+    with half that prominence (and above the ``noise``) when its area there is at least
+    ``broad`` of the largest piece's (0: off): two boxes side by side, their gap
+    filled by the views that look across it, meet in a saddle high up their sides, but each
+    has a top of its own. The broad top must also be compact (``COMPACT``): a handle, a
+    blade or the arcs of a noisy rim are slivers beside their body. Cells of a split part
+    go to the peak they reach first growing inside the part."""
     from scipy import ndimage
 
     from splat2sim.stages.segment.footprints import assign_to_seeds
@@ -130,7 +141,7 @@ def height_peaks(height: np.ndarray, margin: float, ratio: float, noise: float, 
     next_id = 1
     for k, box in enumerate(ndimage.find_objects(standing), start=1):
         part = standing[box] == k  # work inside the part's bounding box
-        seeds = _peaks(height[box], part, margin, ratio, noise, levels, base=margin)
+        seeds = _peaks(height[box], part, margin, ratio, noise, levels, base=margin, broad=broad)
         lab = assign_to_seeds(part, seeds) if len(seeds) >= 2 else part.astype(np.int32)
         view = out[box]
         for s in range(1, int(lab.max()) + 1):
@@ -139,7 +150,8 @@ def height_peaks(height: np.ndarray, margin: float, ratio: float, noise: float, 
     return out
 
 
-def _peaks(height: np.ndarray, part: np.ndarray, level: float, ratio: float, noise: float, levels: int, base: float) -> list[np.ndarray]:
+def _peaks(height: np.ndarray, part: np.ndarray, level: float, ratio: float, noise: float, levels: int, base: float,
+           broad: float = 0.0) -> list[np.ndarray]:  # fmt: skip
     """Seed masks of the prominent peaks inside ``part`` above ``level`` ([] or one: no split),
     recursively; a peak's height counts from ``base`` (height_peaks' margin)."""
     from scipy import ndimage
@@ -149,15 +161,25 @@ def _peaks(height: np.ndarray, part: np.ndarray, level: float, ratio: float, noi
         lab, n = ndimage.label(part & (height > t))
         if n < 2:
             continue
-        tops = ndimage.maximum(height, lab, index=np.arange(1, n + 1))
-        keep = [j + 1 for j in range(n) if tops[j] - t >= max(ratio * (tops[j] - base), noise)]
+        index = np.arange(1, n + 1)
+        rise = np.asarray(ndimage.maximum(height, lab, index=index)) - t
+        area = np.bincount(lab.ravel(), minlength=n + 1)[1:]
+        standing = rise + t - base
+        tall = rise >= np.maximum(ratio * standing, noise)
+        # a broad top needs half that prominence: enough to keep a noisy rim in one piece
+        wide = (broad > 0) & (rise >= np.maximum(0.5 * ratio * standing, noise)) & (area >= broad * area.max())
+        for j in np.flatnonzero(wide & ~tall):  # a broad top is compact: a handle, an arc of a rim or a blade is not
+            filled = ndimage.binary_fill_holes(lab == j + 1)
+            inscribed = float(ndimage.distance_transform_edt(np.pad(filled, 1)).max())
+            wide[j] = inscribed >= COMPACT * np.sqrt(filled.sum() / np.pi)
+        keep = [j + 1 for j in range(n) if tall[j] or wide[j]]
         if len(keep) < 2:
             continue
         seeds = []
         for j in keep:  # a peak may itself hold several; look for them inside its own box
             peak = lab == j
             box = ndimage.find_objects(peak.astype(np.int8))[0]
-            sub = _peaks(height[box], peak[box], t, ratio, noise, levels, base)
+            sub = _peaks(height[box], peak[box], t, ratio, noise, levels, base, broad)
             for seed in sub if len(sub) >= 2 else [peak[box]]:
                 full = np.zeros_like(peak)
                 full[box] = seed
@@ -182,7 +204,7 @@ def mark_skirts(grid: np.ndarray, height: np.ndarray, ratio: float) -> np.ndarra
 
 
 def view_footprints(gaussians, views, points: np.ndarray, margin: float, noise: float, *, factor: float, ratio: float,
-                    min_cells: int = 9, max_cells: int = 4_000_000) -> tuple[np.ndarray, np.ndarray, float, dict]:  # fmt: skip
+                    broad: float = 0.0, min_cells: int = 9, max_cells: int = 4_000_000) -> tuple[np.ndarray, np.ndarray, float, dict]:  # fmt: skip
     """Object footprints under ``points`` [N,3] (the candidate Gaussians): (grid [I,J] int32,
     k > 0 footprint, 0 nothing seen standing, SKIRT; its origin lo [2]; its cell; numbers for
     the record). A footprint's cells lower than ``ratio`` of its top are SKIRT: the low blur
@@ -204,7 +226,7 @@ def view_footprints(gaussians, views, points: np.ndarray, margin: float, noise: 
     lo = points[:, :2].min(0) - cell
     shape = tuple(int(v) for v in np.maximum(np.ceil((np.ptp(points[:, :2], axis=0) + 2 * cell) / cell), 1))
     height = height_map(depth, valid, views, margin, lo, shape, cell, factor)
-    grid = height_peaks(height, margin, ratio, noise)
+    grid = height_peaks(height, margin, ratio, noise, broad=broad)
     sizes = np.bincount(grid.ravel())
     small = np.flatnonzero(sizes < min_cells)
     grid[np.isin(grid, small[small > 0])] = 0

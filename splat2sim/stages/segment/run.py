@@ -165,7 +165,7 @@ def _view_footprints(ctx: StageContext, data: dict, views):
     def footprints(points: np.ndarray, margin: float, layer: float):
         with ctx.timed("view_footprints"):
             grid, lo, cell, info = R.view_footprints(torch_gaussians(data), picked, points, margin, layer,
-                                                     factor=cfg.depth_agreement, ratio=cfg.peak_ratio)  # fmt: skip
+                                                     factor=cfg.depth_agreement, ratio=cfg.peak_ratio, broad=cfg.peak_broad)  # fmt: skip
         ctx.metrics["view_footprints"] = info
         return grid, lo, cell
 
