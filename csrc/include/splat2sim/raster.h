@@ -19,7 +19,11 @@ HOST_DEVICE T gaussian_sigma(const T* mean2d, const T* conic, T px, T py, T& dx,
 // (no gradient flows to opacity and sigma then).
 template <typename T>
 HOST_DEVICE T gaussian_alpha(T opacity, T sigma, T& vis, bool& clamped) {
+#ifdef __CUDA_ARCH__
   vis = exp(-sigma);
+#else
+  vis = std::exp(-sigma);  // the float overload for float: plain exp() is the double one, at twice the cost
+#endif
   const T raw = opacity * vis;
   clamped = raw > T(ALPHA_MAX);
   return clamped ? T(ALPHA_MAX) : raw;
