@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from splat2sim.errors import InputError
+from splat2sim.errors import ConfigError, InputError
 from splat2sim.io.gaussians_ply import read_gaussians_ply, write_gaussians_ply
 from splat2sim.render import Cameras, Gaussians, render
 from splat2sim.stages.splat import train as T
@@ -114,7 +114,7 @@ def test_downsampled_views_see_what_their_pixel_blocks_cover():
     # of a small pixel (the corner-vs-centre slip of cx/2 against (cx - 0.5)/2) gives 0.022
     assert float((rendered - small.images).abs().mean()) < 0.018
     assert views.downsampled(1) is views
-    with pytest.raises(ValueError, match="under 8 pixels"):
+    with pytest.raises(ConfigError, match="under 8 pixels"):
         views.downsampled(8)
 
 

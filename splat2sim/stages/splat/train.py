@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from splat2sim.errors import ConfigError
 from splat2sim.render import Cameras, Gaussians, render
 from splat2sim.render.conventions import SH_C0
 from splat2sim.stages.splat.ssim import psnr, ssim
@@ -44,7 +45,10 @@ class TrainViews:
             return self
         h, w = self.images.shape[1] // factor, self.images.shape[2] // factor
         if min(h, w) < 8:
-            raise ValueError(f"downsampling {self.images.shape[2]}x{self.images.shape[1]} images by {factor} leaves under 8 pixels a side")
+            raise ConfigError(
+                f"splat.coarse_factor {factor} leaves under 8 pixels a side of the {self.images.shape[2]}x{self.images.shape[1]} training images",
+                hint="lower splat.coarse_factor, or set splat.coarse_fraction=0",
+            )
         blocks = self.images[:, : h * factor, : w * factor].permute(0, 3, 1, 2)  # [F,3,H,W]
         small = torch.nn.functional.avg_pool2d(blocks, factor).permute(0, 2, 3, 1).contiguous()
         cameras = Cameras(self.cameras.world_from_camera, self.cameras.intrinsics / factor, w, h)
