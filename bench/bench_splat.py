@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -77,8 +78,7 @@ def _arms(args, name: str, source: Path, extra: list[str], ws: Path, results: di
             runs[arm].append(_run_splat(ws, extra + args.sets + sets))
             print(name, arm, f"{runs[arm][-1][0]:.1f} s", runs[arm][-1][1]["held_out"]["psnr"], "dB", flush=True)
     for arm, sets in arms:
-        seconds = sorted(t for t, _ in runs[arm])
-        median = seconds[len(seconds) // 2] if len(seconds) % 2 else 0.5 * (seconds[len(seconds) // 2 - 1] + seconds[len(seconds) // 2])
+        median = statistics.median(t for t, _ in runs[arm])
         row = _row(source, "cpu" + (" + " + ", ".join(args.sets + sets) if args.sets + sets else ""), median, runs[arm][-1][1])
         row["splat_stage_seconds_runs"] = [round(t, 1) for t, _ in runs[arm]]
         row["held_out_psnr_runs"] = [m["held_out"]["psnr"] for _, m in runs[arm]]

@@ -206,6 +206,8 @@ def train(model: SplatModel, views: TrainViews, cfg, *, backend: str, seed: int,
     # quarter of the pixel work at 2), the rest at full size
     coarse_steps = round(cfg.coarse_fraction * cfg.iterations) if cfg.coarse_factor > 1 else 0
     coarse = views.downsampled(cfg.coarse_factor) if coarse_steps else views
+    # pixels per NDC unit of each size: the densification gradient is measured in NDC
+    ndc_scales = {id(v): torch.tensor([v.cameras.width / 2.0, v.cameras.height / 2.0], device=device) for v in (coarse, views)}
     grad_accum = torch.zeros(model.num, device=device)
     grad_count = torch.zeros(model.num, device=device)
     history = {"loss": [], "densify": [], "extent": extent, "coarse_steps": coarse_steps}
@@ -227,8 +229,7 @@ def train(model: SplatModel, views: TrainViews, cfg, *, backend: str, seed: int,
         with torch.no_grad():
             if step <= cfg.densify_until and out.means2d.grad is not None:
                 visible = out.radii[0] > 0
-                ndc_scale = torch.tensor([at.cameras.width / 2.0, at.cameras.height / 2.0], device=device)  # pixels per NDC unit
-                g = torch.linalg.norm(out.means2d.grad[0] * ndc_scale, dim=1)
+                g = torch.linalg.norm(out.means2d.grad[0] * ndc_scales[id(at)], dim=1)
                 grad_accum[visible] += g[visible]
                 grad_count[visible] += 1
         model.optimizer.step()
